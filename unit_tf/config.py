@@ -1,0 +1,115 @@
+"""Frozen configuration dataclasses: what the tools hand to the library.
+
+A run directory stores them as `config.json` so that `evaluate`, `translate` and `export` rebuild
+the same model without the original flags.
+"""
+
+import dataclasses
+import json
+import os
+
+CONFIG_FILENAME = "config.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """The six networks.
+
+  Attributes:
+    arch: network preset in `unit_tf.networks.PRESETS` ("toy" is the paper's Table 3).
+    image_size: height and width of the training images.
+    channels_a, channels_b: image channels of each domain (1 for thermal/grey, 3 for RGB).
+    gen_filters: filters of the first encoder layer; doubled per layer (Appendix B, "capacity").
+    dis_filters: filters of the first discriminator layer.
+    n_shared_enc, n_shared_gen, n_shared_dis: the paper's n_E, n_G, n_D (Table 4): how many of the
+      last encoder layers (the mu/variance head counts as one), first generator layers and last
+      discriminator layers are the same Keras objects in both domains. 0 means no sharing.
+    norm: "batch" or "none".
+    sync_batch_norm: synchronize batch statistics across replicas (tf.distribute).
+    bn_momentum: moving-average momentum of batch norm (0.9 = PyTorch's 0.1, as the authors' code).
+    leaky_slope: negative slope of LeakyReLU.
+  """
+
+  arch: str = "toy"
+  image_size: int = 32
+  channels_a: int = 3
+  channels_b: int = 3
+  gen_filters: int = 32
+  dis_filters: int = 32
+  n_shared_enc: int = 4
+  n_shared_gen: int = 3
+  n_shared_dis: int = 4
+  norm: str = "batch"
+  sync_batch_norm: bool = False
+  bn_momentum: float = 0.9
+  leaky_slope: float = 0.2
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+  """Weights of the objective (Eqs. 1-5).
+
+  Attributes:
+    lambda_recon: lambda_1, weight of the image negative log-likelihood.
+    lambda_kl: lambda_2, weight of the KL divergence to N(0, I).
+    lambda_gan: weight of the adversarial terms in the encoder/generator update.
+    recon_loss: "l2" (Gaussian likelihood, as in the paper) or "l1" (Laplacian).
+    use_discriminators: False trains the coupled VAEs of Table 5 (no GAN terms, no D update).
+  """
+
+  lambda_recon: float = 1.0
+  lambda_kl: float = 1e-4
+  lambda_gan: float = 1.0
+  recon_loss: str = "l2"
+  use_discriminators: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """The optimisation loop (Algorithm 1) and its bookkeeping."""
+
+  batch_size: int = 64
+  max_steps: int = 10000
+  learning_rate: float = 2e-4
+  beta_1: float = 0.5
+  beta_2: float = 0.999
+  disc_steps: int = 1
+  seed: int = 0
+  log_every: int = 50
+  image_every: int = 500
+  checkpoint_every: int = 1000
+  eval_every: int = 1000
+  eval_examples: int = 10000
+  keep_checkpoints: int = 5
+  jit_compile: bool = False
+
+
+def save_configs(model_dir, **configs):
+  """Writes {name: dataclass} as JSON into `model_dir/config.json`."""
+  payload = {name: dataclasses.asdict(cfg) for name, cfg in configs.items()}
+  path = os.path.join(model_dir, CONFIG_FILENAME)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(payload, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def load_configs(model_dir):
+  """Reads `config.json` back into {"model": ModelConfig, "loss": LossConfig, "train": ...}."""
+  path = os.path.join(model_dir, CONFIG_FILENAME)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f"{path} does not exist: {model_dir} is not a unit_tf run directory "
+        "(train one with tools/train.py --model_dir=...).")
+  with open(path) as f:
+    payload = json.load(f)
+  classes = {"model": ModelConfig, "loss": LossConfig, "train": TrainConfig}
+  out = {}
+  for name, values in payload.items():
+    cls = classes.get(name)
+    if cls is None:
+      out[name] = values
+      continue
+    known = {f.name for f in dataclasses.fields(cls)}
+    out[name] = cls(**{k: v for k, v in values.items() if k in known})
+  return out

@@ -1,0 +1,177 @@
+"""Keras layers the UNIT networks are assembled from.
+
+Each layer is a self-contained building block (constructor stores its arguments, sublayers are made in
+the constructor, `get_config` round-trips). Weight sharing never happens inside a layer: it happens by
+passing the same layer object to both domains' networks (see `unit_tf.networks`).
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+def _activation(name, leaky_slope):
+  if name is None or name == "linear":
+    return None
+  if name == "leaky_relu":
+    return keras.layers.LeakyReLU(negative_slope=leaky_slope)
+  if name in ("tanh", "relu", "sigmoid"):
+    return keras.layers.Activation(name)
+  raise ValueError(f"unknown activation {name!r}")
+
+
+class DomainBatchNorm(keras.layers.Layer):
+  """Batch normalization with one gamma/beta and a separate set of moving statistics per domain.
+
+  Why (the choice the weight-sharing constraint forces on us): the paper ties the *weights* of the
+  high-level layers. Gamma and beta are weights, so a shared block shares them. Batch statistics
+  are not weights; they describe the population a layer sees, and the populations differ by the
+  domain the input image came from (a thermal and an RGB image give different activations until
+  training aligns them). So every call names a `slot`, the domain its input was drawn from:
+  training normalizes each call's batch by its own statistics (the two domains never mix in a
+  batch, so a domain-b loss sends no gradient into domain a's private layers through the batch
+  statistics), and the moving averages of that slot are updated. At inference the a->b translator
+  uses slot a all the way through (E_a, the shared layers, G_b), exactly the statistics its
+  training path had. One slot (`num_slots=1`) is ordinary batch norm.
+
+  With `synchronized=True` the batch moments are all-reduced across the replicas of a
+  tf.distribute strategy, so the moving statistics stay identical on every replica.
+  """
+
+  def __init__(self, num_slots=2, momentum=0.9, epsilon=1e-5, synchronized=False, **kwargs):
+    super().__init__(**kwargs)
+    self.num_slots = num_slots
+    self.momentum = momentum
+    self.epsilon = epsilon
+    self.synchronized = synchronized
+
+  def build(self, input_shape):
+    channels = input_shape[-1]
+    self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+    self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+    self.moving_means = [
+        self.add_weight(shape=(channels,), initializer="zeros", trainable=False,
+                        name=f"moving_mean_{s}") for s in range(self.num_slots)]
+    self.moving_variances = [
+        self.add_weight(shape=(channels,), initializer="ones", trainable=False,
+                        name=f"moving_variance_{s}") for s in range(self.num_slots)]
+
+  def _batch_moments(self, x):
+    axes = list(range(len(x.shape) - 1))
+    if self.synchronized:
+      ctx = tf.distribute.get_replica_context()
+      if ctx is not None and ctx.num_replicas_in_sync > 1:
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+        local = tf.concat([tf.reduce_sum(x, axes), tf.reduce_sum(tf.square(x), axes),
+                           tf.reshape(count, [1])], axis=0)
+        total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local)
+        c = x.shape[-1]
+        mean = total[:c] / total[-1]
+        variance = total[c:2 * c] / total[-1] - tf.square(mean)
+        return mean, tf.maximum(variance, 0.0)
+    return ops.moments(x, axes)
+
+  def call(self, inputs, slot=0, training=None):
+    if not 0 <= slot < self.num_slots:
+      raise ValueError(f"slot {slot} out of range for {self.num_slots} slots")
+    x = ops.cast(inputs, "float32")
+    if training:
+      mean, variance = self._batch_moments(x)
+      m = self.momentum
+      self.moving_means[slot].assign(self.moving_means[slot] * m + mean * (1.0 - m))
+      self.moving_variances[slot].assign(self.moving_variances[slot] * m + variance * (1.0 - m))
+    else:
+      mean, variance = self.moving_means[slot], self.moving_variances[slot]
+    y = (x - mean) * ops.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+    return ops.cast(y, inputs.dtype)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_slots=self.num_slots, momentum=self.momentum, epsilon=self.epsilon,
+                  synchronized=self.synchronized)
+    return config
+
+
+class ConvBlock(keras.layers.Layer):
+  """Convolution (or transposed convolution), optional batch norm, optional activation.
+
+  This is one "layer" in the paper's tables, e.g. `CONV-(N64,K5,S2), BN, LeakyReLU`. `slot` names
+  the domain the input image was drawn from (see DomainBatchNorm).
+  """
+
+  def __init__(self, filters, kernel_size, strides=1, padding="same", transpose=False,
+               norm="batch", activation="leaky_relu", leaky_slope=0.2, bn_momentum=0.9,
+               sync_batch_norm=False, num_slots=2, **kwargs):
+    super().__init__(**kwargs)
+    self.filters = filters
+    self.kernel_size = kernel_size
+    self.strides = strides
+    self.padding = padding
+    self.transpose = transpose
+    self.norm = norm
+    self.activation = activation
+    self.leaky_slope = leaky_slope
+    self.bn_momentum = bn_momentum
+    self.sync_batch_norm = sync_batch_norm
+    self.num_slots = num_slots
+    conv_cls = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+    self.conv = conv_cls(filters, kernel_size, strides=strides, padding=padding,
+                         use_bias=norm != "batch", name="conv")
+    if norm == "batch":
+      self.bn = DomainBatchNorm(num_slots=num_slots, momentum=bn_momentum,
+                                synchronized=sync_batch_norm, name="bn")
+    elif norm in (None, "none"):
+      self.bn = None
+    else:
+      raise ValueError(f"unknown norm {norm!r}")
+    self.act = _activation(activation, leaky_slope)
+
+  def call(self, inputs, slot=0, training=None):
+    x = self.conv(inputs)
+    if self.bn is not None:
+      x = self.bn(x, slot=slot, training=training)
+    if self.act is not None:
+      x = self.act(x)
+    return x
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                  padding=self.padding, transpose=self.transpose, norm=self.norm,
+                  activation=self.activation, leaky_slope=self.leaky_slope,
+                  bn_momentum=self.bn_momentum, sync_batch_norm=self.sync_batch_norm,
+                  num_slots=self.num_slots)
+    return config
+
+
+class GaussianHead(keras.layers.Layer):
+  """The VAE posterior q(z|x) = N(mu, diag(var)) from a feature map (Section 3).
+
+  `CONV-(N,K1,S1)` gives the mean; `CONV-(N,K1,S1), Soft-plus` gives the variance, floored at
+  `min_variance` so that log(var) in the KL term stays finite. Returns `(mu, var)`.
+  """
+
+  def __init__(self, channels, min_variance=1e-6, **kwargs):
+    super().__init__(**kwargs)
+    self.channels = channels
+    self.min_variance = min_variance
+    self.mu = keras.layers.Conv2D(channels, 1, name="mu")
+    self.var = keras.layers.Conv2D(channels, 1, name="var")
+
+  def call(self, inputs):
+    mu = self.mu(inputs)
+    var = ops.softplus(self.var(inputs)) + self.min_variance
+    return mu, var
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(channels=self.channels, min_variance=self.min_variance)
+    return config
+
+
+class LatentConcat(keras.layers.Layer):
+  """A stochastic skip connection into a generator layer (Section 4): concatenates the next latent
+  sample to the features along the channel axis. Holds no weights."""
+
+  def call(self, features, latent):
+    return ops.concatenate([features, ops.cast(latent, features.dtype)], axis=-1)

@@ -1,0 +1,256 @@
+"""The UNIT model: six networks, the alternating update of Algorithm 1, and translation.
+
+`UNIT.train_step(data)` takes `(images_a, images_b)`, each holding `disc_steps + 1` fresh batches of
+N images stacked along the batch axis ([(K + 1) * N, H, W, C], values in [-1, 1]), because
+Algorithm 1 draws new samples for each of the K discriminator updates and for the encoder/generator
+update. It returns the logging contract (all scalars, averaged over the global batch):
+
+  d_loss_a, d_loss_b, d_loss        discriminator losses (last of the K updates)
+  recon_a, recon_b                  -log p(x|z) of the reconstructions (Eqs. 2-3)
+  kl_a, kl_b                        KL(q(z|x) || N(0, I)) summed over every latent (Eqs. 2-3)
+  gan_a, gan_b                      non-saturating adversarial losses of the generators (Eqs. 4-5)
+  g_loss                            the total the encoders/generators minimise
+
+Batch-norm statistics slots: every network call names the domain its input was drawn from (0 = a,
+1 = b); see `unit_tf.layers.DomainBatchNorm`.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from unit_tf import losses
+from unit_tf import networks as unit_networks
+from unit_tf.config import LossConfig
+
+SLOT_A, SLOT_B = 0, 1
+LOSS_KEYS = ("d_loss_a", "d_loss_b", "d_loss", "recon_a", "recon_b", "kl_a", "kl_b", "gan_a",
+             "gan_b", "g_loss")
+
+
+def _average(per_example):
+  """Sum over this replica's examples divided by the global batch size (see unit_tf.losses)."""
+  return tf.nn.compute_average_loss(per_example)
+
+
+class UNIT(keras.Model):
+  """E_a, E_b, G_a, G_b, D_a, D_b trained with Algorithm 1 of the paper.
+
+  Args:
+    networks: a `unit_tf.networks.Networks` (shared layers already tied by identity).
+    loss_config: a `unit_tf.config.LossConfig`.
+    disc_steps: K, discriminator updates per encoder/generator update.
+    seed: seed of the reparameterization noise (a `keras.random.SeedGenerator`, checkpointed).
+  """
+
+  def __init__(self, networks, loss_config=LossConfig(), disc_steps=1, seed=0, **kwargs):
+    super().__init__(**kwargs)
+    if disc_steps < 1:
+      raise ValueError(f"disc_steps must be >= 1, got {disc_steps}")
+    self.encoder_a = networks.encoder_a
+    self.encoder_b = networks.encoder_b
+    self.generator_a = networks.generator_a
+    self.generator_b = networks.generator_b
+    self.discriminator_a = networks.discriminator_a
+    self.discriminator_b = networks.discriminator_b
+    self.loss_config = loss_config
+    self.disc_steps = disc_steps
+    self.seed_generator = keras.random.SeedGenerator(seed, name="reparameterization_noise")
+    if loss_config.recon_loss not in losses.RECONSTRUCTION_LOSSES:
+      raise ValueError(f"recon_loss must be one of {sorted(losses.RECONSTRUCTION_LOSSES)}")
+    self._reconstruction_loss = losses.RECONSTRUCTION_LOSSES[loss_config.recon_loss]
+    self.disc_optimizer = None
+    self.gen_optimizer = None
+
+  # ----- setup -----
+
+  def compile(self, disc_optimizer, gen_optimizer, **kwargs):
+    """Stores one optimizer for D_a/D_b and one for E_a/E_b/G_a/G_b."""
+    super().compile(**kwargs)
+    self.disc_optimizer = disc_optimizer
+    self.gen_optimizer = gen_optimizer
+
+  @property
+  def discriminator_variables(self):
+    return unit_networks.unique_variables(self.discriminator_a.trainable_variables,
+                                          self.discriminator_b.trainable_variables)
+
+  @property
+  def generator_variables(self):
+    """Encoder and generator variables, each shared variable once."""
+    return unit_networks.unique_variables(
+        self.encoder_a.trainable_variables, self.encoder_b.trainable_variables,
+        self.generator_a.trainable_variables, self.generator_b.trainable_variables)
+
+  def build_for(self, shape_a, shape_b):
+    """Creates every weight (networks and optimizers) with one eager pass on zeros.
+
+    Call it inside the strategy scope before tracing `train_step`: variables must not be created
+    inside a tf.function.
+    """
+    images_a = ops.zeros((1,) + tuple(shape_a))
+    images_b = ops.zeros((1,) + tuple(shape_b))
+    outputs = self._forward(images_a, images_b, training=False, sample=False)
+    for slot in (SLOT_A, SLOT_B):
+      self.discriminator_a(outputs["images_aa"], slot=slot, training=False)
+      self.discriminator_b(outputs["images_bb"], slot=slot, training=False)
+    if self.disc_optimizer is not None:
+      self.disc_optimizer.build(self.discriminator_variables)
+    if self.gen_optimizer is not None:
+      self.gen_optimizer.build(self.generator_variables)
+    self.built = True
+
+  # ----- the forward pass -----
+
+  def _sample(self, latents):
+    """z = mu + sqrt(var) * eta, eta ~ N(0, I) (the reparameterization trick, Section 3).
+
+    The paper writes `E_sigma2(x) o eta`; the standard deviation is what makes z ~ N(mu, var).
+    """
+    samples = []
+    for mu, var in latents:
+      eta = keras.random.normal(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
+      samples.append(mu + ops.sqrt(var) * eta)
+    return samples
+
+  def _forward(self, images_a, images_b, training, sample=True):
+    """Encodes both domains and decodes each latent with both generators.
+
+    Returns a dict with latents_a/latents_b (lists of (mu, var)) and images_aa, images_ab,
+    images_ba, images_bb (images_ab = G_b(z_a), a translated to b).
+    """
+    latents_a = self.encoder_a(images_a, training=training)
+    latents_b = self.encoder_b(images_b, training=training)
+    if sample:
+      samples_a, samples_b = self._sample(latents_a), self._sample(latents_b)
+    else:
+      samples_a, samples_b = [mu for mu, _ in latents_a], [mu for mu, _ in latents_b]
+    out = {"latents_a": latents_a, "latents_b": latents_b}
+    for name, samples, slot in (("a", samples_a, SLOT_A), ("b", samples_b, SLOT_B)):
+      # The shared generator layers are the same objects in G_a and G_b: run them once.
+      features, position = self.generator_a.decode_shared(samples, slot, training)
+      out[f"images_{name}a"] = self.generator_a.decode_private(features, position, samples, slot,
+                                                               training)
+      out[f"images_{name}b"] = self.generator_b.decode_private(features, position, samples, slot,
+                                                               training)
+    return out
+
+  def _fake_logits(self, outputs, training):
+    """D_a on a's reconstructions and b->a translations, D_b likewise; keys as the images."""
+    return {
+        "aa": self.discriminator_a(outputs["images_aa"], slot=SLOT_A, training=training),
+        "ba": self.discriminator_a(outputs["images_ba"], slot=SLOT_B, training=training),
+        "bb": self.discriminator_b(outputs["images_bb"], slot=SLOT_B, training=training),
+        "ab": self.discriminator_b(outputs["images_ab"], slot=SLOT_A, training=training),
+    }
+
+  def vae_losses(self, images_a, images_b, outputs):
+    """Per-example likelihood and KL terms of each domain (Eqs. 2-3)."""
+    kl_a = sum(losses.gaussian_kl(mu, var) for mu, var in outputs["latents_a"])
+    kl_b = sum(losses.gaussian_kl(mu, var) for mu, var in outputs["latents_b"])
+    return {
+        "recon_a": self._reconstruction_loss(images_a, outputs["images_aa"]),
+        "recon_b": self._reconstruction_loss(images_b, outputs["images_bb"]),
+        "kl_a": kl_a,
+        "kl_b": kl_b,
+    }
+
+  # ----- Algorithm 1 -----
+
+  def _discriminator_step(self, images_a, images_b):
+    """One update of D_a and D_b (Algorithm 1, lines 4-9) with E and G fixed."""
+    # Fakes come from outside the tape: no gradient is computed for E or G here.
+    outputs = self._forward(images_a, images_b, training=True)
+    fakes = {k: tf.stop_gradient(v) for k, v in outputs.items() if k.startswith("images_")}
+    with tf.GradientTape() as tape:
+      real_a = self.discriminator_a(images_a, slot=SLOT_A, training=True)
+      real_b = self.discriminator_b(images_b, slot=SLOT_B, training=True)
+      fake = self._fake_logits(fakes, training=True)
+      loss_a = losses.discriminator_loss(real_a, fake["aa"], fake["ba"])
+      loss_b = losses.discriminator_loss(real_b, fake["bb"], fake["ab"])
+      total = _average(loss_a + loss_b)
+    variables = self.discriminator_variables
+    grads = tape.gradient(total, variables)
+    self.disc_optimizer.apply(grads, variables)
+    return {"d_loss_a": _average(loss_a), "d_loss_b": _average(loss_b), "d_loss": total}
+
+  def _generator_step(self, images_a, images_b):
+    """One update of E_a, E_b, G_a, G_b (Algorithm 1, lines 11-16) with D fixed.
+
+    The tape differentiates only with respect to E/G variables, so no discriminator weight
+    gradient is computed (only the activations' gradients D must pass back).
+    """
+    cfg = self.loss_config
+    with tf.GradientTape() as tape:
+      outputs = self._forward(images_a, images_b, training=True)
+      terms = self.vae_losses(images_a, images_b, outputs)
+      per_example = (cfg.lambda_recon * (terms["recon_a"] + terms["recon_b"]) +
+                     cfg.lambda_kl * (terms["kl_a"] + terms["kl_b"]))
+      if cfg.use_discriminators:
+        fake = self._fake_logits(outputs, training=True)
+        terms["gan_a"] = losses.generator_adversarial_loss(fake["aa"], fake["ba"])
+        terms["gan_b"] = losses.generator_adversarial_loss(fake["bb"], fake["ab"])
+        per_example += cfg.lambda_gan * (terms["gan_a"] + terms["gan_b"])
+      total = _average(per_example)
+    variables = self.generator_variables
+    grads = tape.gradient(total, variables)
+    self.gen_optimizer.apply(grads, variables)
+    logs = {k: _average(v) for k, v in terms.items()}
+    logs["g_loss"] = total
+    return logs
+
+  def train_step(self, data):
+    """Algorithm 1: K discriminator updates, then one encoder/generator update.
+
+    `data` = (images_a, images_b), each [(K + 1) * N, H, W, C]: K + 1 fresh batches of N.
+    """
+    images_a, images_b = data
+    chunks = self.disc_steps + 1
+    batches_a = tf.split(images_a, chunks, axis=0)
+    batches_b = tf.split(images_b, chunks, axis=0)
+    zero = tf.constant(0.0)
+    logs = {"d_loss_a": zero, "d_loss_b": zero, "d_loss": zero}
+    if self.loss_config.use_discriminators:
+      for k in range(self.disc_steps):
+        logs = self._discriminator_step(batches_a[k], batches_b[k])
+    logs.update(self._generator_step(batches_a[-1], batches_b[-1]))
+    for key in LOSS_KEYS:
+      logs.setdefault(key, zero)
+    return logs
+
+  # ----- translation -----
+
+  def translate(self, images, direction="a2b", sample=False):
+    """phi^{1->2}(x) = G_b(z ~ q_a(z|x)) or the reverse (Section 3, "Translation").
+
+    Uses the latent mean unless `sample` (then each call draws new noise).
+    """
+    if direction == "a2b":
+      encoder, generator, slot = self.encoder_a, self.generator_b, SLOT_A
+    elif direction == "b2a":
+      encoder, generator, slot = self.encoder_b, self.generator_a, SLOT_B
+    else:
+      raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
+    latents = encoder(images, training=False)
+    samples = self._sample(latents) if sample else [mu for mu, _ in latents]
+    return generator(samples, slot=slot, training=False)
+
+  def reconstruct(self, images, domain="a"):
+    """G_a(E_a(x)) or G_b(E_b(x)) with the latent mean."""
+    if domain == "a":
+      encoder, generator, slot = self.encoder_a, self.generator_a, SLOT_A
+    else:
+      encoder, generator, slot = self.encoder_b, self.generator_b, SLOT_B
+    latents = encoder(images, training=False)
+    return generator([mu for mu, _ in latents], slot=slot, training=False)
+
+  def call(self, inputs, training=False):
+    """(images_a, images_b) -> (images_ab, images_ba) with latent means."""
+    images_a, images_b = inputs
+    return self.translate(images_a, "a2b"), self.translate(images_b, "b2a")
+
+
+def build_model(model_config, loss_config=LossConfig(), disc_steps=1, seed=0):
+  """Builds the networks and the UNIT model (not compiled, weights not yet created)."""
+  return UNIT(unit_networks.build_networks(model_config), loss_config, disc_steps=disc_steps,
+              seed=seed, name="unit")

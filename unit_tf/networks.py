@@ -1,0 +1,301 @@
+"""The six UNIT networks, built from declarative layer specs, with weight sharing by object identity.
+
+A network is a tuple of *units*; a unit is what the paper's tables count as one layer (the mu and
+variance heads of Table 3 are one unit; a Table 10 encoder layer with its skip head is one unit). A
+unit is a tuple of specs:
+
+  Conv(filters, kernel, stride, ...)  one ConvBlock (CONV/DCONV, BN, activation)
+  Gaussian(channels)                  a VAE head tapping the current features: emits (mu, var) and
+                                      passes the features on unchanged
+  Skip()                              (generators) concatenates the next latent sample
+
+Sharing (the paper's n_E, n_G, n_D, Table 4): the last `n_shared_enc` encoder units, the first
+`n_shared_gen` generator units and the last `n_shared_dis` discriminator units are built once and the
+same layer objects go into both domains' networks. Every network keeps them apart as `.private` and
+`.shared` lists, so the UNIT model can run the shared part once on both domains' batches.
+"""
+
+import dataclasses
+from typing import Optional
+
+import keras
+from keras import ops
+
+from unit_tf import layers as unit_layers
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv:
+  filters: int
+  kernel: int
+  stride: int = 1
+  padding: str = "same"
+  transpose: bool = False
+  norm: bool = True
+  activation: Optional[str] = "leaky_relu"
+
+
+@dataclasses.dataclass(frozen=True)
+class Gaussian:
+  channels: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Skip:
+  pass
+
+
+OUTPUT_CHANNELS = -1  # placeholder in a generator spec for the domain's channel count
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  encoder: tuple
+  generator: tuple
+  discriminator: tuple
+  image_multiple: int  # image height/width must be a multiple of this (or equal to it, see below)
+  fixed_size: Optional[int] = None  # the preset only works at this size (fully connected layers)
+
+
+def table3(gen_filters=32, dis_filters=32):
+  """The paper's toy network (Appendix B, Table 3) for 32x32 images.
+
+  The Table 3 layer list has no padding rule; ours: K5 S2 convolutions pad "same" (32->16->8), the
+  K8 S1 layer is "valid" (8->1), so the latent is 1x1x(8f); the first K4 S2 DCONV is "valid" (1->4),
+  the next three "same" (4->8->16->32); the discriminator's last K2 conv pads "same" on its 1x1 input.
+  The discriminator's sigmoid is folded into the loss (logits out, sigmoid cross-entropy).
+  """
+  f, d = gen_filters, dis_filters
+  encoder = (
+      (Conv(f, 5, 2),),
+      (Conv(2 * f, 5, 2),),
+      (Conv(4 * f, 8, 1, padding="valid"),),
+      (Conv(8 * f, 1, 1),),
+      (Gaussian(8 * f),),
+  )
+  generator = (
+      (Conv(8 * f, 4, 2, padding="valid", transpose=True),),
+      (Conv(4 * f, 4, 2, transpose=True),),
+      (Conv(2 * f, 4, 2, transpose=True),),
+      (Conv(f, 4, 2, transpose=True),),
+      (Conv(OUTPUT_CHANNELS, 1, 1, transpose=True, norm=False, activation="tanh"),),
+  )
+  discriminator = (
+      (Conv(d, 5, 2),),
+      (Conv(2 * d, 5, 2),),
+      (Conv(4 * d, 8, 1, padding="valid"),),
+      (Conv(8 * d, 1, 1),),
+      (Conv(1, 2, 1, norm=False, activation=None),),
+  )
+  return Architecture(encoder, generator, discriminator, image_multiple=32, fixed_size=32)
+
+
+PRESETS = {"toy": table3}
+
+
+def architecture_for(config):
+  """The Architecture of a ModelConfig, validated against its image size and sharing counts."""
+  if config.arch not in PRESETS:
+    raise ValueError(f"unknown arch {config.arch!r}; known: {sorted(PRESETS)}")
+  arch = PRESETS[config.arch](config.gen_filters, config.dis_filters)
+  if arch.fixed_size is not None and config.image_size != arch.fixed_size:
+    raise ValueError(f"arch {config.arch!r} needs image_size={arch.fixed_size}, "
+                     f"got {config.image_size}")
+  if config.image_size % arch.image_multiple:
+    raise ValueError(f"arch {config.arch!r} needs image_size to be a multiple of "
+                     f"{arch.image_multiple}, got {config.image_size}")
+  for name, units, n in (("n_shared_enc", arch.encoder, config.n_shared_enc),
+                         ("n_shared_gen", arch.generator, config.n_shared_gen),
+                         ("n_shared_dis", arch.discriminator, config.n_shared_dis)):
+    if not 0 <= n <= len(units):
+      raise ValueError(f"{name}={n} is out of range: arch {config.arch!r} has {len(units)} "
+                       "layers there")
+  if config.channels_a != config.channels_b:
+    for name, units, n in (("n_shared_enc", arch.encoder, config.n_shared_enc),
+                           ("n_shared_gen", arch.generator, config.n_shared_gen),
+                           ("n_shared_dis", arch.discriminator, config.n_shared_dis)):
+      if n == len(units):
+        raise ValueError(f"{name}={n} shares every layer, which needs channels_a == channels_b")
+  return arch
+
+
+def _make_layers(unit_specs, config, name, out_channels=None):
+  made = []
+  for i, spec in enumerate(unit_specs):
+    layer_name = f"{name}_{i}"
+    if isinstance(spec, Conv):
+      filters = out_channels if spec.filters == OUTPUT_CHANNELS else spec.filters
+      made.append(unit_layers.ConvBlock(
+          filters, spec.kernel, strides=spec.stride, padding=spec.padding,
+          transpose=spec.transpose, norm=config.norm if spec.norm else "none",
+          activation=spec.activation, leaky_slope=config.leaky_slope,
+          bn_momentum=config.bn_momentum, sync_batch_norm=config.sync_batch_norm,
+          name=layer_name))
+    elif isinstance(spec, Gaussian):
+      made.append(unit_layers.GaussianHead(spec.channels, name=layer_name))
+    elif isinstance(spec, Skip):
+      made.append(unit_layers.LatentConcat(name=layer_name))
+    else:
+      raise TypeError(f"unknown layer spec {spec!r}")
+  return made
+
+
+def _build_units(units, config, prefix, out_channels=None):
+  layers = []
+  for i, unit in enumerate(units):
+    layers.extend(_make_layers(unit, config, f"{prefix}{i + 1}", out_channels))
+  return layers
+
+
+def run_encoder_layers(layers, features, latents, slot, training=None):
+  """Runs encoder layers in order; Gaussian heads append (mu, var) to `latents`."""
+  for layer in layers:
+    if isinstance(layer, unit_layers.GaussianHead):
+      latents.append(layer(features))
+    else:
+      features = layer(features, slot=slot, training=training)
+  return features
+
+
+def run_generator_layers(layers, features, samples, position, slot, training=None):
+  """Runs generator layers; each LatentConcat consumes `samples[position]` (deepest first).
+
+  Returns (features, next position)."""
+  for layer in layers:
+    if isinstance(layer, unit_layers.LatentConcat):
+      features = layer(features, samples[position])
+      position += 1
+    else:
+      features = layer(features, slot=slot, training=training)
+  return features, position
+
+
+class Encoder(keras.Model):
+  """E: image -> list of (mu, var), one per Gaussian head, shallowest first.
+
+  `slot` is the batch-norm statistics slot of this encoder's domain (0 for a, 1 for b)."""
+
+  def __init__(self, private, shared, slot, **kwargs):
+    super().__init__(**kwargs)
+    self.private = list(private)
+    self.shared = list(shared)
+    self.slot = slot
+
+  def call(self, images, training=None):
+    latents = []
+    features = run_encoder_layers(self.private, images, latents, self.slot, training)
+    run_encoder_layers(self.shared, features, latents, self.slot, training)
+    return latents
+
+
+class Generator(keras.Model):
+  """G: list of latent samples (shallowest first, as the encoder emits them) -> image.
+
+  The statistics slot is that of the domain the latent was encoded from: G_b decoding z_a (the
+  a->b translation) uses slot 0. `decode_shared` and `decode_private` split the call so that the
+  UNIT model computes the shared layers once per latent and feeds both generators' private layers.
+  """
+
+  def __init__(self, shared, private, **kwargs):
+    super().__init__(**kwargs)
+    self.shared = list(shared)
+    self.private = list(private)
+
+  def decode_shared(self, samples, slot, training=None):
+    deepest_first = list(reversed(samples))
+    features, position = run_generator_layers(self.shared, deepest_first[0], deepest_first, 1,
+                                              slot, training)
+    return features, position
+
+  def decode_private(self, features, position, samples, slot, training=None):
+    deepest_first = list(reversed(samples))
+    features, _ = run_generator_layers(self.private, features, deepest_first, position, slot,
+                                       training)
+    return features
+
+  def call(self, samples, slot=0, training=None):
+    features, position = self.decode_shared(samples, slot, training)
+    return self.decode_private(features, position, samples, slot, training)
+
+
+class Discriminator(keras.Model):
+  """D: image -> real/fake logits map [batch, h, w, 1] (sigmoid folded into the loss).
+
+  `slot` is the domain the image was drawn from (real images and reconstructions: this D's own
+  domain; translations: the other one)."""
+
+  def __init__(self, private, shared, **kwargs):
+    super().__init__(**kwargs)
+    self.private = list(private)
+    self.shared = list(shared)
+
+  def call(self, images, slot=0, training=None):
+    features = images
+    for layer in self.private + self.shared:
+      features = layer(features, slot=slot, training=training)
+    return features
+
+
+@dataclasses.dataclass
+class Networks:
+  encoder_a: Encoder
+  encoder_b: Encoder
+  generator_a: Generator
+  generator_b: Generator
+  discriminator_a: Discriminator
+  discriminator_b: Discriminator
+
+
+def _split_shared_last(units, n_shared):
+  cut = len(units) - n_shared
+  return units[:cut], units[cut:]
+
+
+def build_networks(config):
+  """Builds the six networks of a ModelConfig with the configured layers shared by identity."""
+  arch = architecture_for(config)
+
+  enc_private_units, enc_shared_units = _split_shared_last(arch.encoder, config.n_shared_enc)
+  enc_shared = _build_units(enc_shared_units, config,
+                            f"enc_shared_L{len(enc_private_units)}_")
+  encoders = [Encoder(_build_units(enc_private_units, config, f"enc_{d}_L"), enc_shared,
+                      slot=slot, name=f"encoder_{d}") for slot, d in enumerate("ab")]
+
+  gen_shared_units = arch.generator[:config.n_shared_gen]
+  gen_private_units = arch.generator[config.n_shared_gen:]
+  gen_shared = _build_units(gen_shared_units, config, "gen_shared_L")
+  generators = []
+  for d, channels in (("a", config.channels_a), ("b", config.channels_b)):
+    private = _build_units(gen_private_units, config, f"gen_{d}_L{config.n_shared_gen}_",
+                           out_channels=channels)
+    generators.append(Generator(gen_shared, private, name=f"generator_{d}"))
+
+  dis_private_units, dis_shared_units = _split_shared_last(arch.discriminator,
+                                                           config.n_shared_dis)
+  dis_shared = _build_units(dis_shared_units, config, f"dis_shared_L{len(dis_private_units)}_")
+  discriminators = [Discriminator(_build_units(dis_private_units, config, f"dis_{d}_L"),
+                                  dis_shared, name=f"discriminator_{d}") for d in "ab"]
+  return Networks(encoders[0], encoders[1], generators[0], generators[1], discriminators[0],
+                  discriminators[1])
+
+
+def unique_variables(*variable_lists):
+  """Concatenates variable lists, keeping each variable object once (by identity).
+
+  Keras 3 variables cannot be compared with `==` (it builds a tensor), and shared layers put the same
+  variable in both domains' lists: without this, a shared weight would get two optimizer updates.
+  """
+  seen = set()
+  out = []
+  for variables in variable_lists:
+    for v in variables:
+      if id(v) not in seen:
+        seen.add(id(v))
+        out.append(v)
+  return out
+
+
+def latent_shapes(encoder, image_shape):
+  """Shapes (without batch) of the latents an encoder emits for images of `image_shape`."""
+  latents = encoder(ops.zeros((1,) + tuple(image_shape)), training=False)
+  return [tuple(mu.shape[1:]) for mu, _ in latents]
