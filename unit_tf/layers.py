@@ -55,6 +55,10 @@ class DomainBatchNorm(keras.layers.Layer):
     self.moving_variances = [
         self.add_weight(shape=(channels,), initializer="ones", trainable=False,
                         name=f"moving_variance_{s}") for s in range(self.num_slots)]
+    # Also as attributes: tf.train.Checkpoint does not see variables inside Keras 3 lists.
+    for s in range(self.num_slots):
+      setattr(self, f"moving_mean_{s}", self.moving_means[s])
+      setattr(self, f"moving_variance_{s}", self.moving_variances[s])
 
   def _batch_moments(self, x):
     axes = list(range(len(x.shape) - 1))

@@ -147,6 +147,14 @@ def _build_units(units, config, prefix, out_channels=None):
   return layers
 
 
+def _track(network, prefix, layers):
+  """Names each layer as an attribute too. Keras 3 wraps list attributes in its own TrackedList,
+  which tf.train.Checkpoint does not see: without this a checkpoint of the model would miss every
+  layer (and their batch-norm statistics)."""
+  for i, layer in enumerate(layers):
+    setattr(network, f"{prefix}_{i}", layer)
+
+
 def run_encoder_layers(layers, features, latents, slot, training=None):
   """Runs encoder layers in order; Gaussian heads append (mu, var) to `latents`."""
   for layer in layers:
@@ -180,6 +188,8 @@ class Encoder(keras.Model):
     self.private = list(private)
     self.shared = list(shared)
     self.slot = slot
+    _track(self, "private", self.private)
+    _track(self, "shared", self.shared)
 
   def call(self, images, training=None):
     latents = []
@@ -200,6 +210,8 @@ class Generator(keras.Model):
     super().__init__(**kwargs)
     self.shared = list(shared)
     self.private = list(private)
+    _track(self, "shared", self.shared)
+    _track(self, "private", self.private)
 
   def decode_shared(self, samples, slot, training=None):
     deepest_first = list(reversed(samples))
@@ -228,6 +240,8 @@ class Discriminator(keras.Model):
     super().__init__(**kwargs)
     self.private = list(private)
     self.shared = list(shared)
+    _track(self, "private", self.private)
+    _track(self, "shared", self.shared)
 
   def call(self, images, slot=0, training=None):
     features = images

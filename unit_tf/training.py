@@ -48,8 +48,11 @@ def build_trained_objects(model_config, loss_config, train_config, shape_a, shap
                 gen_optimizer=make_optimizer(train_config))
   model.build_for(shape_a, shape_b)
   step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+  # The noise generator's state is a Keras variable outside the layers' object graph: name it, or
+  # a resumed run would redraw the noise of step 0.
   checkpoint = tf.train.Checkpoint(model=model, disc_optimizer=model.disc_optimizer,
-                                   gen_optimizer=model.gen_optimizer, step=step)
+                                   gen_optimizer=model.gen_optimizer, step=step,
+                                   noise_seed_state=model.seed_generator.state)
   return model, checkpoint, step
 
 

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny generated data, tiny model configs, the optional ../shared data."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # pylint: disable=g-import-not-at-top
+import pytest  # pylint: disable=g-import-not-at-top
+
+from unit_tf.config import ModelConfig  # pylint: disable=g-import-not-at-top
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+
+
+def tiny_mnist(n_train=64, n_test=16, seed=0):
+  """MNIST-shaped random blobs: {x_train, y_train, x_test, y_test}, uint8 [N, 28, 28]."""
+  rng = np.random.default_rng(seed)
+
+  def digits(n):
+    x = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+      top, left = rng.integers(4, 14, 2)
+      h, w = rng.integers(6, 12, 2)
+      x[i, top:top + h, left:left + w] = 255
+    return x
+
+  return {"x_train": digits(n_train), "y_train": rng.integers(0, 10, n_train),
+          "x_test": digits(n_test), "y_test": rng.integers(0, 10, n_test)}
+
+
+@pytest.fixture
+def mnist_arrays():
+  return tiny_mnist()
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+  path = tmp_path / "tiny_mnist.npz"
+  np.savez(path, **tiny_mnist())
+  return str(path)
+
+
+@pytest.fixture
+def tiny_config():
+  return ModelConfig(gen_filters=8, dis_filters=8)
+
+
+def shared_path(*parts):
+  """Path under ../shared, or skip the test with the reason."""
+  path = os.path.join(SHARED, *parts)
+  if not os.path.exists(path):
+    pytest.skip(f"needs {path} (the offline data sets beside the repository); absent here")
+  return path

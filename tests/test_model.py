@@ -1,0 +1,149 @@
+"""The UNIT model: gradient routing through shared layers, which step updates what, K, determinism,
+batch-norm statistics slots."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from unit_tf import model as unit_model
+from unit_tf.config import LossConfig
+
+
+def _images(seed, n=4):
+  return tf.random.stateless_uniform([n, 32, 32, 3], seed=[seed, 0], minval=-1.0, maxval=1.0)
+
+
+def _built(config, loss_config=LossConfig(), disc_steps=1, seed=0):
+  keras.utils.set_random_seed(seed)
+  model = unit_model.build_model(config, loss_config, disc_steps=disc_steps, seed=seed)
+  model.compile(keras.optimizers.Adam(1e-3, 0.5, 0.999), keras.optimizers.Adam(1e-3, 0.5, 0.999))
+  model.build_for((32, 32, 3), (32, 32, 3))
+  return model
+
+
+def _snapshot(variables):
+  return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+  return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def _vae_loss(model, images_a, images_b, domain):
+  outputs = model._forward(images_a, images_b, training=True)  # pylint: disable=protected-access
+  terms = model.vae_losses(images_a, images_b, outputs)
+  return tf.reduce_mean(terms[f"recon_{domain}"] + terms[f"kl_{domain}"])
+
+
+def test_both_domains_reach_the_shared_variables(tiny_config):
+  model = _built(tiny_config)
+  shared = [v for layer in model.encoder_a.shared + model.generator_a.shared
+            for v in layer.trainable_variables]
+  assert shared
+  for domain in "ab":
+    with tf.GradientTape() as tape:
+      loss = _vae_loss(model, _images(1), _images(2), domain)
+    grads = tape.gradient(loss, shared)
+    assert all(g is not None for g in grads)
+    assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+
+
+def test_domain_b_loss_leaves_encoder_a_private_layers_untouched(tiny_config):
+  model = _built(tiny_config)
+  private_a = [v for layer in model.encoder_a.private for v in layer.trainable_variables]
+  private_b = [v for layer in model.encoder_b.private for v in layer.trainable_variables]
+  with tf.GradientTape() as tape:
+    loss = _vae_loss(model, _images(1), _images(2), "b")
+  grads_a, grads_b = tape.gradient(loss, [private_a, private_b])
+  assert all(g is None for g in grads_a)
+  assert all(g is not None for g in grads_b)
+
+
+def test_discriminator_step_changes_only_discriminator_weights(tiny_config):
+  model = _built(tiny_config)
+  d_vars, g_vars = model.discriminator_variables, model.generator_variables
+  d_before, g_before = _snapshot(d_vars), _snapshot(g_vars)
+  model._discriminator_step(_images(1), _images(2))  # pylint: disable=protected-access
+  assert all(_changed(d_before, d_vars))
+  assert not any(_changed(g_before, g_vars))
+
+
+def test_generator_step_changes_only_encoder_generator_weights(tiny_config):
+  model = _built(tiny_config)
+  d_vars, g_vars = model.discriminator_variables, model.generator_variables
+  d_before, g_before = _snapshot(d_vars), _snapshot(g_vars)
+  logs = model._generator_step(_images(1), _images(2))  # pylint: disable=protected-access
+  assert not any(_changed(d_before, d_vars))
+  assert all(_changed(g_before, g_vars))
+  assert {"recon_a", "recon_b", "kl_a", "kl_b", "gan_a", "gan_b", "g_loss"} <= set(logs)
+
+
+def test_variable_lists_are_deduplicated_and_disjoint(tiny_config):
+  model = _built(tiny_config)
+  d_ids = [id(v) for v in model.discriminator_variables]
+  g_ids = [id(v) for v in model.generator_variables]
+  assert len(d_ids) == len(set(d_ids)) and len(g_ids) == len(set(g_ids))
+  assert not set(d_ids) & set(g_ids)
+  assert len(d_ids) + len(g_ids) == len({id(v) for v in model.trainable_variables})
+
+
+def test_train_step_returns_the_logging_contract_and_is_finite(tiny_config):
+  model = _built(tiny_config, disc_steps=2)
+  data = (_images(1, 12), _images(2, 12))  # (K + 1) * N = 3 * 4
+  logs = tf.function(model.train_step)(data)
+  assert set(logs) == set(unit_model.LOSS_KEYS)
+  assert all(np.isfinite(float(v)) for v in logs.values())
+  assert model.disc_optimizer.iterations.numpy() == 2
+  assert model.gen_optimizer.iterations.numpy() == 1
+
+
+def test_no_discriminators_trains_the_coupled_vaes(tiny_config):
+  model = _built(tiny_config, LossConfig(use_discriminators=False))
+  d_before = _snapshot(model.discriminator_variables)
+  logs = model.train_step((_images(1, 8), _images(2, 8)))
+  assert not any(_changed(d_before, model.discriminator_variables))
+  assert float(logs["gan_a"]) == 0.0 and float(logs["d_loss"]) == 0.0
+
+
+def test_same_seed_same_result(tiny_config):
+  results = []
+  for _ in range(2):
+    model = _built(tiny_config, seed=3)
+    model.train_step((_images(1, 8), _images(2, 8)))
+    results.append(model.translate(_images(5), "a2b").numpy())
+  np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_translation_uses_the_source_domain_statistics_slot(tiny_config):
+  model = _built(tiny_config)
+  bn = model.generator_b.private[0].bn  # G_b's first private layer
+  before = [m.numpy().copy() for m in bn.moving_means]
+  model._forward(_images(1), _images(2), training=True)  # pylint: disable=protected-access
+  # G_b decoded z_a (slot 0, translation a->b) and z_b (slot 1, reconstruction): both updated
+  assert all(not np.array_equal(b, m.numpy()) for b, m in zip(before, bn.moving_means))
+  enc_bn = model.encoder_a.private[0].bn
+  before = [m.numpy().copy() for m in enc_bn.moving_means]
+  model.encoder_a(_images(1), training=True)
+  assert not np.array_equal(before[0], enc_bn.moving_means[0].numpy())
+  np.testing.assert_array_equal(before[1], enc_bn.moving_means[1].numpy())
+
+
+def test_sampling_draws_new_noise_and_mean_is_deterministic(tiny_config):
+  model = _built(tiny_config)
+  x = _images(1)
+  np.testing.assert_array_equal(model.translate(x).numpy(), model.translate(x).numpy())
+  assert not np.array_equal(model.translate(x, sample=True).numpy(),
+                            model.translate(x, sample=True).numpy())
+
+
+def test_bad_arguments(tiny_config):
+  model = _built(tiny_config)
+  with pytest.raises(ValueError, match="direction"):
+    model.translate(_images(1), "a2c")
+  with pytest.raises(ValueError, match="disc_steps"):
+    unit_model.build_model(tiny_config, disc_steps=0)
+  with pytest.raises(ValueError, match="recon_loss"):
+    unit_model.build_model(tiny_config, dataclasses.replace(LossConfig(), recon_loss="l3"))

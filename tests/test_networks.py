@@ -1,0 +1,119 @@
+"""Shapes of every network, sharing by object identity, variable counts, config validation."""
+
+import dataclasses
+
+import pytest
+from keras import ops
+
+from unit_tf import networks
+from unit_tf.config import ModelConfig
+
+
+def _count(variables):
+  return len({id(v) for v in variables})
+
+
+def _build_all(nets, batch=2):
+  x = ops.zeros((batch, 32, 32, 3))
+  latents = nets.encoder_a(x)
+  nets.encoder_b(x)
+  mus = [mu for mu, _ in latents]
+  nets.generator_a(mus)
+  nets.generator_b(mus)
+  nets.discriminator_a(x)
+  nets.discriminator_b(x)
+  return latents
+
+
+def test_shapes_of_every_network(tiny_config):
+  nets = networks.build_networks(tiny_config)
+  x = ops.zeros((2, 32, 32, 3))
+  for encoder in (nets.encoder_a, nets.encoder_b):
+    latents = encoder(x)
+    assert len(latents) == 1
+    mu, var = latents[0]
+    assert tuple(mu.shape) == (2, 1, 1, 64) and tuple(var.shape) == (2, 1, 1, 64)
+    assert float(ops.min(var)) > 0.0  # softplus variance
+  for generator in (nets.generator_a, nets.generator_b):
+    out = generator([mu])
+    assert tuple(out.shape) == (2, 32, 32, 3)
+    assert float(ops.max(ops.abs(out))) <= 1.0  # tanh
+  for discriminator in (nets.discriminator_a, nets.discriminator_b):
+    assert tuple(discriminator(x).shape) == (2, 1, 1, 1)
+
+
+def test_default_sharing_is_by_identity(tiny_config):
+  nets = networks.build_networks(tiny_config)
+  # n_E = 4: encoder layers 2-4 and the head; layer 1 private
+  assert len(nets.encoder_a.shared) == 4 and len(nets.encoder_a.private) == 1
+  for la, lb in zip(nets.encoder_a.shared, nets.encoder_b.shared):
+    assert la is lb
+  assert nets.encoder_a.private[0] is not nets.encoder_b.private[0]
+  # n_G = 3: generator layers 1-3
+  assert len(nets.generator_a.shared) == 3
+  for la, lb in zip(nets.generator_a.shared, nets.generator_b.shared):
+    assert la is lb
+  for la, lb in zip(nets.generator_a.private, nets.generator_b.private):
+    assert la is not lb
+  # n_D = 4: discriminator layers 2-5
+  assert len(nets.discriminator_a.shared) == 4
+  for la, lb in zip(nets.discriminator_a.shared, nets.discriminator_b.shared):
+    assert la is lb
+  assert nets.discriminator_a.private[0] is not nets.discriminator_b.private[0]
+
+
+def test_variable_count_counts_shared_weights_once(tiny_config):
+  shared = networks.build_networks(tiny_config)
+  _build_all(shared)
+  unshared = networks.build_networks(
+      dataclasses.replace(tiny_config, n_shared_enc=0, n_shared_gen=0, n_shared_dis=0))
+  _build_all(unshared)
+  for name in ("encoder", "generator", "discriminator"):
+    a, b = getattr(shared, f"{name}_a"), getattr(shared, f"{name}_b")
+    shared_vars = _count(v for layer in a.shared for v in layer.trainable_variables)
+    assert shared_vars > 0
+    total = _count(networks.unique_variables(a.trainable_variables, b.trainable_variables))
+    assert total == len(a.trainable_variables) + len(b.trainable_variables) - shared_vars
+    ua, ub = getattr(unshared, f"{name}_a"), getattr(unshared, f"{name}_b")
+    assert _count(networks.unique_variables(ua.trainable_variables, ub.trainable_variables)) == (
+        len(ua.trainable_variables) * 2)
+    # same layers per domain with or without sharing
+    assert len(ua.trainable_variables) == len(a.trainable_variables)
+
+
+def test_unique_variables_keeps_first_occurrence_once(tiny_config):
+  nets = networks.build_networks(tiny_config)
+  _build_all(nets)
+  merged = networks.unique_variables(nets.encoder_a.trainable_variables,
+                                     nets.encoder_b.trainable_variables,
+                                     nets.encoder_a.trainable_variables)
+  assert len(merged) == len({id(v) for v in merged})
+  assert all(x is y for x, y in zip(merged, nets.encoder_a.trainable_variables))
+  assert len(merged) < 2 * len(nets.encoder_a.trainable_variables)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("n_shared_enc", 6, "n_shared_enc=6 is out of range"),
+    ("n_shared_gen", -1, "n_shared_gen=-1 is out of range"),
+    ("image_size", 64, "needs image_size=32"),
+    ("arch", "nope", "unknown arch"),
+])
+def test_bad_configs_are_rejected(field, value, match):
+  with pytest.raises(ValueError, match=match):
+    networks.build_networks(dataclasses.replace(ModelConfig(gen_filters=8, dis_filters=8),
+                                                **{field: value}))
+
+
+def test_sharing_every_layer_needs_equal_channels():
+  config = ModelConfig(gen_filters=8, dis_filters=8, channels_b=1, n_shared_gen=5)
+  with pytest.raises(ValueError, match="channels_a == channels_b"):
+    networks.build_networks(config)
+
+
+def test_one_and_three_channel_domains(tiny_config):
+  nets = networks.build_networks(dataclasses.replace(tiny_config, channels_a=1))
+  latents = nets.encoder_a(ops.zeros((2, 32, 32, 1)))
+  mus = [mu for mu, _ in latents]
+  assert tuple(nets.generator_a(mus).shape) == (2, 32, 32, 1)
+  assert tuple(nets.generator_b(mus).shape) == (2, 32, 32, 3)
+  assert tuple(nets.discriminator_a(ops.zeros((2, 32, 32, 1))).shape) == (2, 1, 1, 1)
