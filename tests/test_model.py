@@ -147,3 +147,19 @@ def test_bad_arguments(tiny_config):
     unit_model.build_model(tiny_config, disc_steps=0)
   with pytest.raises(ValueError, match="recon_loss"):
     unit_model.build_model(tiny_config, dataclasses.replace(LossConfig(), recon_loss="l3"))
+
+
+def test_toy_network_rejects_other_sizes_instead_of_resizing(tiny_config):
+  model = _built(tiny_config)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="32x32 images only"):
+    model.translate(tf.zeros([1, 40, 40, 3]), "a2b")
+
+
+def test_pad_to_multiple_reflects_and_reports_size():
+  from unit_tf import sizing  # pylint: disable=g-import-not-at-top
+  x = tf.reshape(tf.range(1 * 5 * 3 * 1, dtype=tf.float32), [1, 5, 3, 1])
+  padded, h, w = sizing.pad_to_multiple(x, 4)
+  assert padded.shape == (1, 8, 4, 1) and int(h) == 5 and int(w) == 3
+  # reflect: row 5 mirrors row 3, column 3 mirrors column 1
+  np.testing.assert_array_equal(padded[0, 5, :3, 0].numpy(), x[0, 3, :, 0].numpy())
+  np.testing.assert_array_equal(padded[0, :5, 3, 0].numpy(), x[0, :, 1, 0].numpy())

@@ -21,6 +21,7 @@ from keras import ops
 
 from unit_tf import losses
 from unit_tf import networks as unit_networks
+from unit_tf import sizing
 from unit_tf.config import LossConfig
 
 SLOT_A, SLOT_B = 0, 1
@@ -43,8 +44,11 @@ class UNIT(keras.Model):
     seed: seed of the reparameterization noise (a `keras.random.SeedGenerator`, checkpointed).
   """
 
-  def __init__(self, networks, loss_config=LossConfig(), disc_steps=1, seed=0, **kwargs):
+  def __init__(self, networks, loss_config=LossConfig(), disc_steps=1, seed=0, image_multiple=1,
+               fixed_size=None, **kwargs):
     super().__init__(**kwargs)
+    self.image_multiple = image_multiple
+    self.fixed_size = fixed_size
     if disc_steps < 1:
       raise ValueError(f"disc_steps must be >= 1, got {disc_steps}")
     self.encoder_a = networks.encoder_a
@@ -56,6 +60,7 @@ class UNIT(keras.Model):
     self.loss_config = loss_config
     self.disc_steps = disc_steps
     self.seed_generator = keras.random.SeedGenerator(seed, name="reparameterization_noise")
+    # image_multiple / fixed_size: what input sizes the networks accept (see unit_tf.sizing)
     if loss_config.recon_loss not in losses.RECONSTRUCTION_LOSSES:
       raise ValueError(f"recon_loss must be one of {sorted(losses.RECONSTRUCTION_LOSSES)}")
     self._reconstruction_loss = losses.RECONSTRUCTION_LOSSES[loss_config.recon_loss]
@@ -223,7 +228,8 @@ class UNIT(keras.Model):
   def translate(self, images, direction="a2b", sample=False):
     """phi^{1->2}(x) = G_b(z ~ q_a(z|x)) or the reverse (Section 3, "Translation").
 
-    Uses the latent mean unless `sample` (then each call draws new noise).
+    Uses the latent mean unless `sample` (then each call draws new noise). Any image size the
+    architecture allows, at full resolution (see unit_tf.sizing).
     """
     if direction == "a2b":
       encoder, generator, slot = self.encoder_a, self.generator_b, SLOT_A
@@ -231,9 +237,17 @@ class UNIT(keras.Model):
       encoder, generator, slot = self.encoder_b, self.generator_a, SLOT_B
     else:
       raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-    latents = encoder(images, training=False)
-    samples = self._sample(latents) if sample else [mu for mu, _ in latents]
-    return generator(samples, slot=slot, training=False)
+    return self._full_resolution(images, lambda x: generator(
+        self._latent_values(encoder(x, training=False), sample), slot=slot, training=False))
+
+  def _latent_values(self, latents, sample):
+    return self._sample(latents) if sample else [mu for mu, _ in latents]
+
+  def _full_resolution(self, images, network):
+    if self.fixed_size is not None:
+      return network(sizing.check_fixed_size(images, self.fixed_size))
+    padded, height, width = sizing.pad_to_multiple(images, self.image_multiple)
+    return network(padded)[:, :height, :width, :]
 
   def reconstruct(self, images, domain="a"):
     """G_a(E_a(x)) or G_b(E_b(x)) with the latent mean."""
@@ -241,8 +255,8 @@ class UNIT(keras.Model):
       encoder, generator, slot = self.encoder_a, self.generator_a, SLOT_A
     else:
       encoder, generator, slot = self.encoder_b, self.generator_b, SLOT_B
-    latents = encoder(images, training=False)
-    return generator([mu for mu, _ in latents], slot=slot, training=False)
+    return self._full_resolution(images, lambda x: generator(
+        self._latent_values(encoder(x, training=False), False), slot=slot, training=False))
 
   def call(self, inputs, training=False):
     """(images_a, images_b) -> (images_ab, images_ba) with latent means."""
@@ -252,5 +266,7 @@ class UNIT(keras.Model):
 
 def build_model(model_config, loss_config=LossConfig(), disc_steps=1, seed=0):
   """Builds the networks and the UNIT model (not compiled, weights not yet created)."""
+  arch = unit_networks.architecture_for(model_config)
   return UNIT(unit_networks.build_networks(model_config), loss_config, disc_steps=disc_steps,
-              seed=seed, name="unit")
+              seed=seed, image_multiple=arch.image_multiple, fixed_size=arch.fixed_size,
+              name="unit")
