@@ -3,24 +3,35 @@ both optimizers and the noise generator state."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from unit_tf import training
-from unit_tf.config import LossConfig, TrainConfig
+from unit_tf.config import LossConfig, ModelConfig, TrainConfig
 
 
-def test_checkpoint_restores_every_variable(tmp_path, tiny_config):
+# The Table 10 preset at tiny width, with the y-image and a 1-channel domain a.
+TINY_NATURAL = ModelConfig(arch="paper_natural", image_size=32, channels_a=1, gen_filters=4,
+                           dis_filters=4, n_shared_enc=3, n_shared_gen=4, n_shared_dis=4,
+                           spatial_context=True)
+
+
+@pytest.mark.parametrize("natural", [False, True], ids=["toy", "paper_natural"])
+def test_checkpoint_restores_every_variable(tmp_path, tiny_config, natural):
+  config = TINY_NATURAL if natural else tiny_config
+  shape_a, shape_b = (32, 32, config.channels_a), (32, 32, config.channels_b)
   train_config = TrainConfig(batch_size=2)
   model, checkpoint, step = training.build_trained_objects(
-      tiny_config, LossConfig(), train_config, (32, 32, 3), (32, 32, 3))
-  images = tf.random.stateless_uniform([4, 32, 32, 3], seed=[1, 2], minval=-1, maxval=1)
-  model.train_step((images, images))
+      config, LossConfig(), train_config, shape_a, shape_b)
+  images_a = tf.random.stateless_uniform((4,) + shape_a, seed=[1, 2], minval=-1, maxval=1)
+  images_b = tf.random.stateless_uniform((4,) + shape_b, seed=[1, 2], minval=-1, maxval=1)
+  model.train_step((images_a, images_b))
   step.assign(1)
   path = checkpoint.save(str(tmp_path / "ckpt"))
 
   keras.utils.set_random_seed(99)
   fresh, fresh_checkpoint, fresh_step = training.build_trained_objects(
-      tiny_config, LossConfig(), train_config, (32, 32, 3), (32, 32, 3))
+      config, LossConfig(), train_config, shape_a, shape_b)
   fresh_checkpoint.restore(path).assert_consumed()
   assert int(fresh_step.numpy()) == 1
   saved = {v.path: v.numpy() for v in model.variables}

@@ -7,6 +7,7 @@ the same model without the original flags.
 import dataclasses
 import json
 import os
+from typing import Optional
 
 CONFIG_FILENAME = "config.json"
 
@@ -16,8 +17,10 @@ class ModelConfig:
   """The six networks.
 
   Attributes:
-    arch: network preset in `unit_tf.networks.PRESETS` ("toy" is the paper's Table 3).
-    image_size: height and width of the training images.
+    arch: network preset in `unit_tf.networks.PRESETS`: "toy" is the paper's Table 3,
+      "paper_natural" its Table 10 (fully convolutional, stochastic skip connections).
+    image_size: height of the training images, and their width unless `image_width` is set.
+    image_width: width of the training images when it differs from the height (None: square).
     channels_a, channels_b: image channels of each domain (1 for thermal/grey, 3 for RGB).
     gen_filters: filters of the first encoder layer; doubled per layer (Appendix B, "capacity").
     dis_filters: filters of the first discriminator layer.
@@ -28,6 +31,8 @@ class ModelConfig:
     sync_batch_norm: synchronize batch statistics across replicas (tf.distribute).
     bn_momentum: moving-average momentum of batch norm (0.9 = PyTorch's 0.1, as the authors' code).
     leaky_slope: negative slope of LeakyReLU.
+    spatial_context: concatenate the y-image (-1 top row .. +1 bottom row) to the input of the
+      encoders and discriminators (Section 4, "Spatial Context").
   """
 
   arch: str = "toy"
@@ -43,6 +48,8 @@ class ModelConfig:
   sync_batch_norm: bool = False
   bn_momentum: float = 0.9
   leaky_slope: float = 0.2
+  image_width: Optional[int] = None
+  spatial_context: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +89,7 @@ class TrainConfig:
   eval_examples: int = 10000
   keep_checkpoints: int = 5
   jit_compile: bool = False
+  mixed_precision: str = "float32"  # or mixed_float16 / mixed_bfloat16 (Keras dtype policies)
 
 
 def save_configs(model_dir, **configs):

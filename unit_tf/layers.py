@@ -179,3 +179,27 @@ class LatentConcat(keras.layers.Layer):
 
   def call(self, features, latent):
     return ops.concatenate([features, ops.cast(latent, features.dtype)], axis=-1)
+
+
+class SpatialContext(keras.layers.Layer):
+  """The y-image of Section 4 ("Spatial Context"), concatenated to the input along the channels.
+
+  Pixel values are the normalized row coordinate: -1 on the top row, +1 on the bottom row, linear
+  in between, the same in every column. It is computed from the tensor it is given, so a network
+  that holds this layer needs no extra input at translation or export time. When
+  `UNIT.translate` reflect-pads an image to the network's multiple, the y-image spans the padded
+  canvas (the bottom row of the original image then sits at most `multiple - 1` rows above +1).
+  Holds no weights; accepts `slot`/`training` so that networks can call it like their other
+  layers.
+  """
+
+  def call(self, inputs, slot=0, training=None):
+    del slot, training  # no weights, no statistics
+    shape = tf.shape(inputs)
+    rows = tf.linspace(tf.constant(-1.0, tf.float32), 1.0, shape[1])
+    y_image = tf.broadcast_to(tf.reshape(rows, [1, -1, 1, 1]),
+                              tf.stack([shape[0], shape[1], shape[2], 1]))
+    return tf.concat([inputs, tf.cast(y_image, inputs.dtype)], axis=-1)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (None if input_shape[-1] is None else input_shape[-1] + 1,)

@@ -13,6 +13,10 @@ Sharing (the paper's n_E, n_G, n_D, Table 4): the last `n_shared_enc` encoder un
 `n_shared_gen` generator units and the last `n_shared_dis` discriminator units are built once and the
 same layer objects go into both domains' networks. Every network keeps them apart as `.private` and
 `.shared` lists, so the UNIT model can run the shared part once on both domains' batches.
+
+Spatial context (Section 4, `ModelConfig.spatial_context`): encoders and discriminators then start
+with a `SpatialContext` layer that concatenates the y-image to their input; it holds no weights and
+is not part of any unit, so it changes neither the sharing counts nor a preset's layer list.
 """
 
 import dataclasses
@@ -55,6 +59,7 @@ class Architecture:
   discriminator: tuple
   image_multiple: int  # image height/width must be a multiple of this (or equal to it, see below)
   fixed_size: Optional[int] = None  # the preset only works at this size (fully connected layers)
+  paper_sharing: tuple = (4, 3, 4)  # the paper's (n_E, n_G, n_D) for this network
 
 
 def table3(gen_filters=32, dis_filters=32):
@@ -90,7 +95,67 @@ def table3(gen_filters=32, dis_filters=32):
   return Architecture(encoder, generator, discriminator, image_multiple=32, fixed_size=32)
 
 
-PRESETS = {"toy": table3}
+def table10(gen_filters=64, dis_filters=64):
+  """The paper's natural-image network (Section 4, Appendix D, Table 10), fully convolutional.
+
+  Encoder: five CONV-(K5,S2), BN, LeakyReLU layers (64-128-256-512-1024 filters at 64); layers 3-5
+  are shared and each carries a stochastic skip connection, a Gaussian head (mean CONV-K1 and
+  softplus-variance CONV-K1) of twice the layer's width. Generator: DCONV layers 1-4 shared,
+  1024-512-256-128 filters with kernels 6, 5, 5, 6 (stride 2), then DCONV-(64,K6,S2) and the
+  output DCONV-(N3 or N1, K1, S1), TanH. Discriminator: five CONV-(K5,S2), BN, LeakyReLU layers and
+  a CONV-(K5,S2) logit layer, layers 3-6 shared (sigmoid folded into the loss).
+
+  Table 10's "Input" column contradicts the text; we follow the text (Section 4: skip connections
+  "are applied to all the layers where the weights are shared", none from the unshared first
+  layers) and the resolutions, which fixes every row but one:
+    - mu_1/sigma_1 (N256) reads "Output from Encoder Layer 2", an unshared layer: dropped. The
+      other rows are kept as written: mu_2 (N512) from layer 3, mu_3 (N1024) from layer 4, mu_4
+      (N2048) from layer 5, so K = 3 skips, one per shared encoder layer.
+    - Each sample goes to the generator layer whose input has its resolution (H/32 for layer 5's,
+      H/16 for layer 4's, H/8 for layer 3's): z_4 is generator layer 1's input, z_3 is
+      concatenated to layer 2's input, z_2 to layer 3's. Generator layer 4 reads "z_1 + Output
+      from Generator Layer 2"; with z_1 gone its input is generator layer 3's output (H/4; layer 2's
+      output is H/8 and could not feed it).
+    - Discriminator layer 6 is listed as N2048 with a sigmoid; a real/fake probability needs one
+      channel, so it is CONV-(N1,K5,S2): a patch map of logits.
+    - Generator layer 6 gives no kernel or stride; K1 S1 as Table 3's output layer (the five
+      stride-2 DCONVs already undo the encoder's 32x downsampling).
+  Padding: every CONV and DCONV pads "same", so a K5 S2 convolution maps H to H/2 and a stride-2
+  DCONV of any kernel maps H to 2H exactly (Keras' output size for "same" is input * stride); with
+  H and W multiples of 32 every skip sample meets a generator feature map of its own size. Other
+  sizes are reflect-padded and cropped back by `UNIT.translate` (unit_tf.sizing). The
+  discriminator's six stride-2 layers give a ceil(H/64) x ceil(W/64) logit map.
+  Widths scale with `gen_filters` / `dis_filters` (64 in the paper; tests use 4).
+  """
+  f, d = gen_filters, dis_filters
+  encoder = (
+      (Conv(f, 5, 2),),
+      (Conv(2 * f, 5, 2),),
+      (Conv(4 * f, 5, 2), Gaussian(8 * f)),
+      (Conv(8 * f, 5, 2), Gaussian(16 * f)),
+      (Conv(16 * f, 5, 2), Gaussian(32 * f)),
+  )
+  generator = (
+      (Conv(16 * f, 6, 2, transpose=True),),
+      (Skip(), Conv(8 * f, 5, 2, transpose=True)),
+      (Skip(), Conv(4 * f, 5, 2, transpose=True)),
+      (Conv(2 * f, 6, 2, transpose=True),),
+      (Conv(f, 6, 2, transpose=True),),
+      (Conv(OUTPUT_CHANNELS, 1, 1, transpose=True, norm=False, activation="tanh"),),
+  )
+  discriminator = (
+      (Conv(d, 5, 2),),
+      (Conv(2 * d, 5, 2),),
+      (Conv(4 * d, 5, 2),),
+      (Conv(8 * d, 5, 2),),
+      (Conv(16 * d, 5, 2),),
+      (Conv(1, 5, 2, norm=False, activation=None),),
+  )
+  return Architecture(encoder, generator, discriminator, image_multiple=32, fixed_size=None,
+                      paper_sharing=(3, 4, 4))
+
+
+PRESETS = {"toy": table3, "paper_natural": table10}
 
 
 def architecture_for(config):
@@ -98,12 +163,15 @@ def architecture_for(config):
   if config.arch not in PRESETS:
     raise ValueError(f"unknown arch {config.arch!r}; known: {sorted(PRESETS)}")
   arch = PRESETS[config.arch](config.gen_filters, config.dis_filters)
-  if arch.fixed_size is not None and config.image_size != arch.fixed_size:
+  width = config.image_size if config.image_width is None else config.image_width
+  if arch.fixed_size is not None and (config.image_size, width) != (arch.fixed_size,) * 2:
     raise ValueError(f"arch {config.arch!r} needs image_size={arch.fixed_size}, "
-                     f"got {config.image_size}")
-  if config.image_size % arch.image_multiple:
-    raise ValueError(f"arch {config.arch!r} needs image_size to be a multiple of "
-                     f"{arch.image_multiple}, got {config.image_size}")
+                     f"got {config.image_size}" +
+                     ("" if config.image_width is None else f"x{config.image_width}"))
+  for name, size in (("image_size", config.image_size), ("image_width", width)):
+    if size <= 0 or size % arch.image_multiple:
+      raise ValueError(f"arch {config.arch!r} needs {name} to be a multiple of "
+                       f"{arch.image_multiple}, got {size}")
   for name, units, n in (("n_shared_enc", arch.encoder, config.n_shared_enc),
                          ("n_shared_gen", arch.generator, config.n_shared_gen),
                          ("n_shared_dis", arch.discriminator, config.n_shared_dis)):
@@ -183,16 +251,19 @@ class Encoder(keras.Model):
 
   `slot` is the batch-norm statistics slot of this encoder's domain (0 for a, 1 for b)."""
 
-  def __init__(self, private, shared, slot, **kwargs):
+  def __init__(self, private, shared, slot, spatial_context=False, **kwargs):
     super().__init__(**kwargs)
     self.private = list(private)
     self.shared = list(shared)
     self.slot = slot
+    self.context = unit_layers.SpatialContext(name="spatial_context") if spatial_context else None
     _track(self, "private", self.private)
     _track(self, "shared", self.shared)
 
   def call(self, images, training=None):
     latents = []
+    if self.context is not None:
+      images = self.context(images)
     features = run_encoder_layers(self.private, images, latents, self.slot, training)
     run_encoder_layers(self.shared, features, latents, self.slot, training)
     return latents
@@ -236,15 +307,16 @@ class Discriminator(keras.Model):
   `slot` is the domain the image was drawn from (real images and reconstructions: this D's own
   domain; translations: the other one)."""
 
-  def __init__(self, private, shared, **kwargs):
+  def __init__(self, private, shared, spatial_context=False, **kwargs):
     super().__init__(**kwargs)
     self.private = list(private)
     self.shared = list(shared)
+    self.context = unit_layers.SpatialContext(name="spatial_context") if spatial_context else None
     _track(self, "private", self.private)
     _track(self, "shared", self.shared)
 
   def call(self, images, slot=0, training=None):
-    features = images
+    features = images if self.context is None else self.context(images)
     for layer in self.private + self.shared:
       features = layer(features, slot=slot, training=training)
     return features
@@ -273,7 +345,8 @@ def build_networks(config):
   enc_shared = _build_units(enc_shared_units, config,
                             f"enc_shared_L{len(enc_private_units)}_")
   encoders = [Encoder(_build_units(enc_private_units, config, f"enc_{d}_L"), enc_shared,
-                      slot=slot, name=f"encoder_{d}") for slot, d in enumerate("ab")]
+                      slot=slot, spatial_context=config.spatial_context, name=f"encoder_{d}")
+              for slot, d in enumerate("ab")]
 
   gen_shared_units = arch.generator[:config.n_shared_gen]
   gen_private_units = arch.generator[config.n_shared_gen:]
@@ -288,7 +361,8 @@ def build_networks(config):
                                                            config.n_shared_dis)
   dis_shared = _build_units(dis_shared_units, config, f"dis_shared_L{len(dis_private_units)}_")
   discriminators = [Discriminator(_build_units(dis_private_units, config, f"dis_{d}_L"),
-                                  dis_shared, name=f"discriminator_{d}") for d in "ab"]
+                                  dis_shared, spatial_context=config.spatial_context,
+                                  name=f"discriminator_{d}") for d in "ab"]
   return Networks(encoders[0], encoders[1], generators[0], generators[1], discriminators[0],
                   discriminators[1])
 
