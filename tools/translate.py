@@ -1,0 +1,194 @@
+"""Translates images with a trained run (or an exported SavedModel) at their native resolution.
+
+  python tools/translate.py --model_dir=runs/day_night --direction=a2b \
+      --input=../shared/data/unpaired/day_night_amos/testA --output=/tmp/day2night
+  python tools/translate.py --saved_model=exports/day_night --direction=b2a --input='night/*.jpg' \
+      --output=/tmp/night2day --sample --num_samples=3 --side_by_side
+
+--input is an image file, a folder (searched recursively; the output mirrors its sub-folders), a
+list file (one path per line) or a quoted glob. Each image is translated whole, at its own size
+(transductive, as the paper's 640x512 results): a fully convolutional network reflect-pads to its
+multiple and crops back, never resizes. Outputs are PNG files named after the inputs
+(`NAME.png`, or `NAME_sample{k}.png` with --num_samples > 1); --side_by_side writes the input
+and its translations in one row instead. The latent mean is used unless --sample.
+
+Files that cannot be decoded are skipped with a warning each and a count at the end; the exit status
+is 1 if any was skipped.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("model_dir", None, "Run directory written by tools/train.py.")
+flags.DEFINE_integer("step", None, "Checkpoint step of --model_dir (default: the latest).",
+                     lower_bound=0)
+flags.DEFINE_string("saved_model", None, "A SavedModel written by tools/export.py (signatures "
+                    "a2b / b2a taking uint8 `images`), instead of --model_dir.")
+flags.DEFINE_enum("direction", "a2b", ["a2b", "b2a"], "a2b: domain a -> b; b2a: b -> a.")
+flags.DEFINE_string("input", None, "Image file, folder, list file or glob.", required=True)
+flags.DEFINE_string("output", None, "Output folder (created).", required=True)
+flags.DEFINE_bool("sample", False, "Draw the latent from q(z|x) instead of using its mean.")
+flags.DEFINE_integer("num_samples", 1, "Translations per image with --sample.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of the sampling noise (SavedModel exports with sampling).",
+                     lower_bound=0)
+flags.DEFINE_bool("side_by_side", False, "Write input | translation(s) as one image.")
+flags.DEFINE_bool("progress", True, "Show a progress bar.")
+
+
+class _RunTranslator:
+  """float [-1, 1] [1, H, W, C] -> float [1, H, W, C'] with the model of a run directory."""
+
+  def __init__(self, model_dir, direction, step, sample):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from unit_tf import config as unit_config  # pylint: disable=g-import-not-at-top
+    from unit_tf import training  # pylint: disable=g-import-not-at-top
+    model_config = unit_config.load_configs(model_dir)["model"]
+    height = model_config.image_size
+    width = model_config.image_width or height
+    shape_a = (height, width, model_config.channels_a)
+    shape_b = (height, width, model_config.channels_b)
+    self.model, _, self.step = training.restore_model(model_dir, shape_a, shape_b, step=step)
+    self.in_channels = shape_a[-1] if direction == "a2b" else shape_b[-1]
+    self.out_channels = shape_b[-1] if direction == "a2b" else shape_a[-1]
+    self.description = f"{model_dir} step {self.step}"
+    self._fn = tf.function(
+        lambda images: self.model.translate(images, direction, sample=sample),
+        input_signature=[tf.TensorSpec([1, None, None, self.in_channels], tf.float32)])
+
+  def __call__(self, images, sample_index):
+    del sample_index  # the model's noise generator draws new noise each call
+    return self._fn(images)
+
+
+class _SavedModelTranslator:
+  """The same with a SavedModel of tools/export.py (uint8 in and out)."""
+
+  def __init__(self, path, direction, sample, seed):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
+    if not os.path.isdir(path):
+      raise DataError(f"--saved_model={path} is not a folder (export one with tools/export.py)")
+    loaded = tf.saved_model.load(path)
+    if direction not in loaded.signatures:
+      raise DataError(f"{path} has no signature {direction!r} (it has "
+                      f"{sorted(loaded.signatures)}); export it with tools/export.py")
+    self._loaded = loaded  # keeps the functions' variables alive
+    self._fn = loaded.signatures[direction]
+    inputs = self._fn.structured_input_signature[1]
+    if "images" not in inputs:
+      raise DataError(f"{path}:{direction} takes {sorted(inputs)}, not uint8 `images`")
+    self.in_channels = inputs["images"].shape[-1]
+    self.out_channels = self._fn.structured_outputs["images"].shape[-1]
+    self._sampled = "seed" in inputs
+    if self._sampled != sample:
+      raise DataError(
+          f"{path} was exported {'with' if self._sampled else 'without'} sampling; "
+          f"{'add' if self._sampled else 'drop'} --sample (or export it again)")
+    self.seed = seed
+    self.description = path
+
+  def __call__(self, images, sample_index):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from unit_tf import visualize  # pylint: disable=g-import-not-at-top
+    kwargs = {"images": tf.constant(visualize.to_uint8(images))}
+    if self._sampled:
+      kwargs["seed"] = tf.constant([self.seed * 1000003 + sample_index], tf.int64)
+    out = self._fn(**kwargs)["images"]
+    return tf.cast(out, tf.float32) / 127.5 - 1.0
+
+
+def _output_names(paths, source):
+  """Output stems: relative paths under a folder input, else file names (made unique)."""
+  names, seen = [], set()
+  folder = source if os.path.isdir(source) else None
+  for path in paths:
+    stem = os.path.splitext(os.path.relpath(path, folder) if folder else os.path.basename(path))[0]
+    name, k = stem, 1
+    while name in seen:
+      k += 1
+      name = f"{stem}_{k}"
+    seen.add(name)
+    names.append(name)
+  return names
+
+
+def _save_png(path, image_uint8):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  array = image_uint8[..., 0] if image_uint8.shape[-1] == 1 else image_uint8
+  Image.fromarray(array).save(path)
+
+
+def translate_files(translator, paths, names, output, num_samples, side_by_side, progress=True):
+  """Translates every file; returns the list of (path, reason) that were skipped."""
+  import keras  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from unit_tf import visualize  # pylint: disable=g-import-not-at-top
+  from unit_tf.data import images as image_data  # pylint: disable=g-import-not-at-top
+
+  bar = keras.utils.Progbar(len(paths), unit_name="image") if progress else None
+  skipped = []
+  for i, (path, name) in enumerate(zip(paths, names)):
+    reason = image_data.header_problem(path)
+    if reason is None:
+      try:
+        image = image_data.decode_image(tf.io.read_file(path), translator.in_channels)[None]
+      except tf.errors.OpError:
+        reason = "TensorFlow cannot decode it (truncated or corrupt data)"
+    if reason is not None:
+      logging.warning("skipping %s: %s", path, reason)
+      skipped.append((path, reason))
+      if bar:
+        bar.update(i + 1)
+      continue
+    outputs = [translator(image, k) for k in range(num_samples)]
+    if side_by_side:
+      row = tf.concat([visualize.to_unit_range(x)[0] for x in [image] + outputs], axis=1)
+      row = visualize.to_uint8(row * 2.0 - 1.0)
+      _save_png(os.path.join(output, name + ".png"), row)
+    else:
+      for k, out in enumerate(outputs):
+        suffix = f"_sample{k}" if num_samples > 1 else ""
+        _save_png(os.path.join(output, name + suffix + ".png"), visualize.to_uint8(out[0]))
+    if bar:
+      bar.update(i + 1)
+  return skipped
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if bool(FLAGS.model_dir) == bool(FLAGS.saved_model):
+    raise app.UsageError("give exactly one of --model_dir and --saved_model")
+  if FLAGS.num_samples > 1 and not FLAGS.sample:
+    raise app.UsageError("--num_samples > 1 needs --sample (the latent mean gives one output)")
+  from unit_tf.data import images as image_data  # pylint: disable=g-import-not-at-top
+  from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
+  try:
+    paths = image_data.list_images(FLAGS.input, "--input")
+    if FLAGS.model_dir:
+      translator = _RunTranslator(FLAGS.model_dir, FLAGS.direction, FLAGS.step, FLAGS.sample)
+    else:
+      translator = _SavedModelTranslator(FLAGS.saved_model, FLAGS.direction, FLAGS.sample,
+                                         FLAGS.seed)
+  except (DataError, FileNotFoundError) as e:
+    raise SystemExit(f"error: {e}") from None
+  logging.info("translating %d images %s with %s", len(paths), FLAGS.direction,
+               translator.description)
+  names = _output_names(paths, FLAGS.input)
+  skipped = translate_files(translator, paths, names, FLAGS.output, FLAGS.num_samples,
+                            FLAGS.side_by_side, FLAGS.progress)
+  done = len(paths) - len(skipped)
+  logging.info("wrote %d translations to %s", done, FLAGS.output)
+  if skipped:
+    logging.warning("skipped %d of %d files that cannot be decoded", len(skipped), len(paths))
+    raise SystemExit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)
