@@ -1,0 +1,179 @@
+"""Unpaired image data: folders, list files, decoding every format to the domain's channels,
+bad-file skipping, clear errors for empty/missing folders, exact resume, CelebA on mocked TFDS."""
+
+import logging
+import os
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from unit_tf import tasks
+from unit_tf.data import images
+from unit_tf.data.errors import DataError
+
+PRE = images.Preprocessing(32, 48, load_size=36)
+
+
+def _rgb(h, w, seed):
+  return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+def write_images(folder, n, size=(40, 56), seed=0):
+  """n small RGB JPEG/PNG files of `size` (h, w) in `folder`; returns their paths."""
+  os.makedirs(folder, exist_ok=True)
+  paths = []
+  for i in range(n):
+    path = os.path.join(folder, f"img{i:02d}." + ("jpg" if i % 2 else "png"))
+    Image.fromarray(_rgb(*size, seed + i)).save(path)
+    paths.append(path)
+  return paths
+
+
+def write_bad_files(folder):
+  """A zero-byte file, a text file named .jpg and a truncated PNG."""
+  os.makedirs(folder, exist_ok=True)
+  open(os.path.join(folder, "empty.jpg"), "wb").close()
+  with open(os.path.join(folder, "notes.jpg"), "w") as f:
+    f.write("not an image")
+  good = os.path.join(folder, "whole.png")
+  Image.fromarray(_rgb(40, 56, 9)).save(good)
+  with open(good, "rb") as f:
+    data = f.read()
+  os.remove(good)
+  with open(os.path.join(folder, "truncated.png"), "wb") as f:
+    f.write(data[:len(data) // 2])
+  return ["empty.jpg", "notes.jpg", "truncated.png"]
+
+
+@pytest.fixture
+def unpaired(tmp_path):
+  root = tmp_path / "data"
+  for name, n, seed in (("trainA", 5, 0), ("trainB", 4, 10), ("testA", 2, 20), ("testB", 2, 30)):
+    write_images(str(root / name), n, seed=seed)
+  return str(root)
+
+
+def test_every_format_decodes_to_the_domain_channels(tmp_path):
+  rgb = _rgb(6, 8, 0)
+  grey16 = (np.arange(48, dtype=np.uint16).reshape(6, 8) * 1365)  # 0 .. 64155
+  files = {
+      "rgb.jpg": Image.fromarray(rgb), "rgb.png": Image.fromarray(rgb),
+      "rgb.bmp": Image.fromarray(rgb), "grey.png": Image.fromarray(rgb[..., 0]),
+      "grey.bmp": Image.fromarray(rgb[..., 0]), "grey.jpg": Image.fromarray(rgb[..., 0]),
+      "rgba.png": Image.fromarray(np.dstack([rgb, rgb[..., :1]])),
+      "grey16.png": Image.fromarray(grey16),
+  }
+  for name, image in files.items():
+    image.save(tmp_path / name)
+  for name in files:
+    contents = tf.io.read_file(str(tmp_path / name))
+    for channels in (1, 3):
+      image = images.decode_image(contents, channels).numpy()
+      assert image.shape == (6, 8, channels), name
+      assert -1.0 <= image.min() and image.max() <= 1.0, name
+  lossless = images.decode_image(tf.io.read_file(str(tmp_path / "rgb.png")), 3).numpy()
+  np.testing.assert_allclose(lossless, rgb / 127.5 - 1.0, atol=1e-6)
+  rgba = images.decode_image(tf.io.read_file(str(tmp_path / "rgba.png")), 3).numpy()
+  np.testing.assert_allclose(rgba, lossless, atol=1e-6)  # alpha dropped
+  grey = images.decode_image(tf.io.read_file(str(tmp_path / "grey.png")), 3).numpy()
+  np.testing.assert_array_equal(grey[..., 0], grey[..., 2])  # grey repeated to RGB
+  sixteen = images.decode_image(tf.io.read_file(str(tmp_path / "grey16.png")), 1).numpy()
+  np.testing.assert_allclose(sixteen[..., 0], grey16 / 65535.0 * 2.0 - 1.0, atol=1e-5)
+
+
+def test_folder_list_file_and_glob(tmp_path):
+  paths = write_images(str(tmp_path / "dom" / "sub"), 3) + write_images(str(tmp_path / "dom"), 2)
+  found = images.list_images(str(tmp_path / "dom"))
+  assert sorted(found) == sorted(paths) and len(found) == 5  # recursive
+  listing = tmp_path / "list.txt"
+  listing.write_text("# day frames\ndom/img00.png\n\n" + paths[1] + "\n")
+  assert images.list_images(str(listing)) == [str(tmp_path / "dom" / "img00.png"), paths[1]]
+  assert len(images.list_images(str(tmp_path / "dom" / "*.png"))) == 1
+
+
+def test_empty_and_missing_sources_are_clear_errors(tmp_path, unpaired):
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(DataError, match="holds no images"):
+    images.list_images(str(tmp_path / "empty"))
+  with pytest.raises(DataError, match="does not exist"):
+    images.list_images(str(tmp_path / "nowhere"))
+  os.rename(os.path.join(unpaired, "trainB"), os.path.join(unpaired, "elsewhere"))
+  with pytest.raises(DataError, match="trainB does not exist"):
+    images.folder_sources(unpaired)
+
+
+def test_undecodable_files_are_skipped_by_name_with_a_count(tmp_path, caplog):
+  good = write_images(str(tmp_path / "dom"), 3)
+  bad = write_bad_files(str(tmp_path / "dom"))
+  with caplog.at_level(logging.WARNING):
+    kept = images.scan_images(images.list_images(str(tmp_path / "dom")), "domain a")
+  assert sorted(kept) == sorted(good)
+  for name in bad:
+    assert any(name in r.getMessage() and "skipping" in r.getMessage() for r in caplog.records)
+  assert any("skipped 3 of 6" in r.getMessage() for r in caplog.records)
+  only_bad = tmp_path / "bad"
+  write_bad_files(str(only_bad))
+  with pytest.raises(DataError, match="none of the 3 files can be decoded"):
+    images.scan_images(images.list_images(str(only_bad)), "domain b")
+
+
+def test_folder_task_streams_resume_exactly(unpaired):
+  task = tasks.ImageFolderTask(images.folder_sources(unpaired), 1, 3, PRE)
+  assert task.image_shape_a == (32, 48, 1) and task.image_shape_b == (32, 48, 3)
+  straight = [(a.numpy(), b.numpy()) for a, b in task.train_dataset(3, seed=7).take(4)]
+  assert straight[0][0].shape == (3, 32, 48, 1) and straight[0][1].shape == (3, 32, 48, 3)
+  assert all(-1.0 <= x.min() and x.max() <= 1.0 for pair in straight for x in pair)
+  resumed = [(a.numpy(), b.numpy()) for a, b in task.train_dataset(3, 7, start_batch=2).take(2)]
+  for (a, b), (ra, rb) in zip(straight[2:], resumed):
+    np.testing.assert_array_equal(a, ra)
+    np.testing.assert_array_equal(b, rb)
+  other = next(iter(task.train_dataset(3, seed=8)))[1].numpy()
+  assert not np.array_equal(other, straight[0][1])
+  vis_a, vis_b = task.visualization_batch(8)
+  assert vis_a.shape == (2, 32, 48, 1) and vis_b.shape == (2, 32, 48, 3)  # testA/B hold 2
+
+
+def test_an_epoch_visits_every_file_once(tmp_path):
+  # 5 distinct flat colours; no crop randomness matters for a flat image
+  folder = tmp_path / "flat"
+  folder.mkdir()
+  for i in range(5):
+    Image.fromarray(np.full((32, 48, 3), 40 * i, np.uint8)).save(folder / f"c{i}.png")
+  domain = images.ImageDomain(images.list_images(str(folder)), 3, PRE)
+  stream = domain.stream(seed=0, domain=0)
+  values = sorted(round(float(stream(tf.constant(k, tf.int64))[0, 0, 0]), 3) for k in range(5))
+  np.testing.assert_allclose(values, [40 * i / 127.5 - 1.0 for i in range(5)], atol=1e-3)
+
+
+def test_list_files_as_domains(tmp_path):
+  paths_a = write_images(str(tmp_path / "x"), 3)
+  paths_b = write_images(str(tmp_path / "y"), 3, seed=5)
+  (tmp_path / "a.txt").write_text("\n".join(os.path.relpath(p, tmp_path) for p in paths_a))
+  (tmp_path / "b.txt").write_text("\n".join(paths_b))
+  sources = images.Sources(str(tmp_path / "a.txt"), str(tmp_path / "b.txt"))
+  task = tasks.ImageFolderTask(sources, 3, 1, PRE)
+  a, b = next(iter(task.train_dataset(2, seed=0)))
+  assert a.shape == (2, 32, 48, 3) and b.shape == (2, 32, 48, 1)
+  assert task.visualization_batch(2)[0].shape == (2, 32, 48, 3)  # falls back to training images
+
+
+def test_celeba_attribute_domains_on_mocked_tfds():
+  tfds = pytest.importorskip("tensorflow_datasets")
+  pre = images.Preprocessing(32, 32, load_size=36)
+  with tfds.testing.mock_data(num_examples=12):
+    task = tasks.CelebATask("Smiling", preprocessing=pre)
+    train_a, train_b = task.domains["train_a"], task.domains["train_b"]
+    assert train_a.count + train_b.count == 12 and train_a.count > 0 and train_b.count > 0
+    records = tfds.load("celeb_a", split="train", download=False)
+    smiling = [bool(ex["attributes"]["Smiling"]) for ex in records]
+    assert train_a.count == sum(smiling) and train_b.count == len(smiling) - sum(smiling)
+    straight = [(a.numpy(), b.numpy()) for a, b in task.train_dataset(2, 0).take(4)]
+    assert straight[0][0].shape == (2, 32, 32, 3)
+    resumed = next(iter(task.train_dataset(2, 0, start_batch=3)))
+    np.testing.assert_array_equal(resumed[0].numpy(), straight[3][0])
+    np.testing.assert_array_equal(resumed[1].numpy(), straight[3][1])
+    assert task.visualization_batch(3)[1].shape == (3, 32, 32, 3)
+    with pytest.raises(DataError, match="unknown CelebA attribute"):
+      tasks.CelebATask("Purple_Hair", preprocessing=pre)
