@@ -3,6 +3,7 @@ translate a folder of odd-sized images at full resolution, bad files named, clea
 
 import os
 
+import numpy as np
 from PIL import Image
 import pytest
 
@@ -59,6 +60,18 @@ def test_train_then_translate_a_folder_at_native_size(tmp_path, folders):
        "--num_samples=2", "--noprogress")
   with Image.open(side / "img00.png") as image:
     assert image.size == (3 * 53, 37)  # input | two samples
+
+  # A SavedModel of tools/export.py translates like the run it came from (uint8 in between).
+  export = pytest.importorskip("unit_tf.export", reason="tools/export.py not in this checkout")
+  export_dir = str(tmp_path / "export")
+  export.export_run(model_dir, export_dir)
+  from_saved = tmp_path / "from_saved"
+  _run("translate.py", f"--saved_model={export_dir}", "--direction=a2b",
+       f"--input={inputs / 'nested'}", f"--output={from_saved}", "--noprogress")
+  with Image.open(out / "nested" / "img00.png") as a, Image.open(
+      from_saved / "img00.png") as b:
+    assert a.size == b.size
+    assert np.abs(np.asarray(a, np.int32) - np.asarray(b, np.int32)).max() <= 2
 
 
 @pytest.mark.parametrize("flags,message", [

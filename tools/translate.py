@@ -65,6 +65,20 @@ class _RunTranslator:
     return self._fn(images)
 
 
+def _latest_version(path):
+  """A SavedModel folder itself, or the highest numbered version inside an export base folder
+  (tools/export.py writes EXPORT_DIR/<version>/, the layout TF Serving reads)."""
+  if os.path.exists(os.path.join(path, "saved_model.pb")):
+    return path
+  versions = [d for d in os.listdir(path) if d.isdigit() and
+              os.path.exists(os.path.join(path, d, "saved_model.pb"))]
+  if not versions:
+    from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
+    raise DataError(f"--saved_model={path} holds no saved_model.pb and no numbered version with "
+                    "one (export one with tools/export.py)")
+  return os.path.join(path, max(versions, key=int))
+
+
 class _SavedModelTranslator:
   """The same with a SavedModel of tools/export.py (uint8 in and out)."""
 
@@ -73,6 +87,7 @@ class _SavedModelTranslator:
     from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
     if not os.path.isdir(path):
       raise DataError(f"--saved_model={path} is not a folder (export one with tools/export.py)")
+    path = _latest_version(path)
     loaded = tf.saved_model.load(path)
     if direction not in loaded.signatures:
       raise DataError(f"{path} has no signature {direction!r} (it has "
@@ -82,8 +97,10 @@ class _SavedModelTranslator:
     inputs = self._fn.structured_input_signature[1]
     if "images" not in inputs:
       raise DataError(f"{path}:{direction} takes {sorted(inputs)}, not uint8 `images`")
-    self.in_channels = inputs["images"].shape[-1]
+    # The input images carry no static shape; a2b takes what b2a returns (domain a's channels).
+    reverse = "b2a" if direction == "a2b" else "a2b"
     self.out_channels = self._fn.structured_outputs["images"].shape[-1]
+    self.in_channels = loaded.signatures[reverse].structured_outputs["images"].shape[-1]
     self._sampled = "seed" in inputs
     if self._sampled != sample:
       raise DataError(
