@@ -18,10 +18,10 @@ Decoding (`decode_image`): JPEG, PNG (8 or 16 bit), BMP, greyscale, grey+alpha, 
 become the domain's channel count (alpha dropped, grey repeated to RGB, RGB to luma for 1 channel),
 float32 in [-1, 1].
 
-Training stream (`ImageDomain.dataset`): stateless in the position, like unit_tf.data.toy. Image k of
-a domain's stream is file `index_shuffle(k mod n)` of epoch `k // n`; its crop offset and flip are
-drawn from counter-based RNGs keyed by (seed, domain, k). So a run resumed at step s sees exactly
-the batches an uninterrupted run sees there.
+Training stream (`ImageDomain.stream`, `paired_stream`): stateless in the position, like
+unit_tf.data.toy. Image k of a domain's stream is file `index_shuffle(k mod n)` of epoch `k // n`;
+its crop offset and flip are drawn from counter-based RNGs keyed by (seed, domain, k). So a run
+resumed at step s sees exactly the batches an uninterrupted run sees there.
 """
 
 import dataclasses
