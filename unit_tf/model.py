@@ -59,6 +59,8 @@ class UNIT(keras.Model):
     self.discriminator_b = networks.discriminator_b
     self.loss_config = loss_config
     self.disc_steps = disc_steps
+    self.seed = seed
+    # Inference-time sampling without an explicit seed draws its key from this generator.
     self.seed_generator = keras.random.SeedGenerator(seed, name="reparameterization_noise")
     # image_multiple / fixed_size: what input sizes the networks accept (see unit_tf.sizing)
     if loss_config.recon_loss not in losses.RECONSTRUCTION_LOSSES:
@@ -107,19 +109,42 @@ class UNIT(keras.Model):
 
   # ----- the forward pass -----
 
-  def _sample(self, latents):
+  def _training_noise_key(self, index):
+    """The noise key of forward pass `index` of the current training step.
+
+    (seed, step) folded with the pass's index: stateless, so noise is reproducible, resumes exactly
+    (the step lives in the checkpointed optimizer) and is the same on every replica. The index is
+    passed explicitly because MirroredStrategy traces replicas in parallel threads, which would
+    race on a counter kept in the model.
+    """
+    step = tf.cast(self.gen_optimizer.iterations, tf.int64)
+    key = tf.stack([tf.constant(self.seed, tf.int64), step])
+    return tf.random.experimental.stateless_fold_in(key, index)
+
+  def _sample(self, latents, key):
     """z = mu + sqrt(var) * eta, eta ~ N(0, I) (the reparameterization trick, Section 3).
 
     The paper writes `E_sigma2(x) o eta`; the standard deviation is what makes z ~ N(mu, var).
+    Under tf.distribute each replica draws the noise of the whole global batch from the same key
+    and keeps its own rows, so a replicated step draws exactly the noise a single device would.
     """
+    ctx = tf.distribute.get_replica_context()
+    replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+    replica = ctx.replica_id_in_sync_group if ctx is not None else 0
     samples = []
-    for mu, var in latents:
-      eta = keras.random.normal(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
-      samples.append(mu + ops.sqrt(var) * eta)
+    for i, (mu, var) in enumerate(latents):
+      shape = tf.shape(mu)
+      n = shape[0]
+      eta = tf.random.stateless_normal(tf.concat([[n * replicas], shape[1:]], 0),
+                                       seed=tf.random.experimental.stateless_fold_in(key, i))
+      eta = eta[replica * n:(replica + 1) * n]
+      samples.append(mu + ops.sqrt(var) * tf.cast(eta, mu.dtype))
     return samples
 
-  def _forward(self, images_a, images_b, training, sample=True):
+  def _forward(self, images_a, images_b, training, sample=True, noise_index=0):
     """Encodes both domains and decodes each latent with both generators.
+
+    `noise_index` numbers the sampling passes within a training step (see _training_noise_key).
 
     Returns a dict with latents_a/latents_b (lists of (mu, var)) and images_aa, images_ab,
     images_ba, images_bb (images_ab = G_b(z_a), a translated to b).
@@ -127,7 +152,8 @@ class UNIT(keras.Model):
     latents_a = self.encoder_a(images_a, training=training)
     latents_b = self.encoder_b(images_b, training=training)
     if sample:
-      samples_a, samples_b = self._sample(latents_a), self._sample(latents_b)
+      samples_a = self._sample(latents_a, self._training_noise_key(2 * noise_index))
+      samples_b = self._sample(latents_b, self._training_noise_key(2 * noise_index + 1))
     else:
       samples_a, samples_b = [mu for mu, _ in latents_a], [mu for mu, _ in latents_b]
     out = {"latents_a": latents_a, "latents_b": latents_b}
@@ -162,10 +188,10 @@ class UNIT(keras.Model):
 
   # ----- Algorithm 1 -----
 
-  def _discriminator_step(self, images_a, images_b):
-    """One update of D_a and D_b (Algorithm 1, lines 4-9) with E and G fixed."""
+  def _discriminator_step(self, images_a, images_b, index=0):
+    """One update of D_a and D_b (Algorithm 1, lines 4-9) with E and G fixed; `index` is k."""
     # Fakes come from outside the tape: no gradient is computed for E or G here.
-    outputs = self._forward(images_a, images_b, training=True)
+    outputs = self._forward(images_a, images_b, training=True, noise_index=index)
     fakes = {k: tf.stop_gradient(v) for k, v in outputs.items() if k.startswith("images_")}
     with tf.GradientTape() as tape:
       real_a = self.discriminator_a(images_a, slot=SLOT_A, training=True)
@@ -174,12 +200,13 @@ class UNIT(keras.Model):
       loss_a = losses.discriminator_loss(real_a, fake["aa"], fake["ba"])
       loss_b = losses.discriminator_loss(real_b, fake["bb"], fake["ab"])
       total = _average(loss_a + loss_b)
+      scaled = self.disc_optimizer.scale_loss(total)  # loss scaling under mixed_float16
     variables = self.discriminator_variables
-    grads = tape.gradient(total, variables)
+    grads = tape.gradient(scaled, variables)
     self.disc_optimizer.apply(grads, variables)
     return {"d_loss_a": _average(loss_a), "d_loss_b": _average(loss_b), "d_loss": total}
 
-  def _generator_step(self, images_a, images_b):
+  def _generator_step(self, images_a, images_b, index=0):
     """One update of E_a, E_b, G_a, G_b (Algorithm 1, lines 11-16) with D fixed.
 
     The tape differentiates only with respect to E/G variables, so no discriminator weight
@@ -187,7 +214,7 @@ class UNIT(keras.Model):
     """
     cfg = self.loss_config
     with tf.GradientTape() as tape:
-      outputs = self._forward(images_a, images_b, training=True)
+      outputs = self._forward(images_a, images_b, training=True, noise_index=index)
       terms = self.vae_losses(images_a, images_b, outputs)
       per_example = (cfg.lambda_recon * (terms["recon_a"] + terms["recon_b"]) +
                      cfg.lambda_kl * (terms["kl_a"] + terms["kl_b"]))
@@ -197,8 +224,9 @@ class UNIT(keras.Model):
         terms["gan_b"] = losses.generator_adversarial_loss(fake["bb"], fake["ab"])
         per_example += cfg.lambda_gan * (terms["gan_a"] + terms["gan_b"])
       total = _average(per_example)
+      scaled = self.gen_optimizer.scale_loss(total)
     variables = self.generator_variables
-    grads = tape.gradient(total, variables)
+    grads = tape.gradient(scaled, variables)
     self.gen_optimizer.apply(grads, variables)
     logs = {k: _average(v) for k, v in terms.items()}
     logs["g_loss"] = total
@@ -217,19 +245,21 @@ class UNIT(keras.Model):
     logs = {"d_loss_a": zero, "d_loss_b": zero, "d_loss": zero}
     if self.loss_config.use_discriminators:
       for k in range(self.disc_steps):
-        logs = self._discriminator_step(batches_a[k], batches_b[k])
-    logs.update(self._generator_step(batches_a[-1], batches_b[-1]))
+        logs = self._discriminator_step(batches_a[k], batches_b[k], index=k)
+    logs.update(self._generator_step(batches_a[-1], batches_b[-1], index=self.disc_steps))
     for key in LOSS_KEYS:
       logs.setdefault(key, zero)
     return logs
 
   # ----- translation -----
 
-  def translate(self, images, direction="a2b", sample=False):
+  def translate(self, images, direction="a2b", sample=False, seed=None):
     """phi^{1->2}(x) = G_b(z ~ q_a(z|x)) or the reverse (Section 3, "Translation").
 
-    Uses the latent mean unless `sample` (then each call draws new noise). Any image size the
-    architecture allows, at full resolution (see unit_tf.sizing).
+    Uses the latent mean unless `sample`: then the noise comes from `seed` (an int or int
+    tensor; the same seed gives the same output) or, without one, from the model's seed
+    generator (new noise each call). Any image size the architecture allows, at full resolution
+    (see unit_tf.sizing).
     """
     if direction == "a2b":
       encoder, generator, slot = self.encoder_a, self.generator_b, SLOT_A
@@ -238,10 +268,17 @@ class UNIT(keras.Model):
     else:
       raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
     return self._full_resolution(images, lambda x: generator(
-        self._latent_values(encoder(x, training=False), sample), slot=slot, training=False))
+        self._latent_values(encoder(x, training=False), sample, seed), slot=slot,
+        training=False))
 
-  def _latent_values(self, latents, sample):
-    return self._sample(latents) if sample else [mu for mu, _ in latents]
+  def _latent_values(self, latents, sample, seed=None):
+    if not sample:
+      return [mu for mu, _ in latents]
+    if seed is None:
+      key = keras.random.randint((2,), 0, 2**31 - 1, seed=self.seed_generator, dtype="int32")
+    else:
+      key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    return self._sample(latents, tf.cast(key, tf.int64))
 
   def _full_resolution(self, images, network):
     if self.fixed_size is not None:

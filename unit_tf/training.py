@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from unit_tf import config as unit_config
+from unit_tf import distribute
 from unit_tf import model as unit_model
 from unit_tf import visualize
 
@@ -31,10 +32,17 @@ class NonFiniteLossError(RuntimeError):
   """A loss became NaN or infinite; training stopped before writing a checkpoint."""
 
 
+MIXED_PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
 def make_optimizer(train_config):
-  """Adam with the paper's settings (Section 4: lr 2e-4, betas 0.5 / 0.999)."""
-  return keras.optimizers.Adam(learning_rate=train_config.learning_rate,
-                               beta_1=train_config.beta_1, beta_2=train_config.beta_2)
+  """Adam with the paper's settings (Section 4: lr 2e-4, betas 0.5 / 0.999); wrapped in dynamic
+  loss scaling under mixed_float16 (bfloat16 has float32's exponent range and needs none)."""
+  optimizer = keras.optimizers.Adam(learning_rate=train_config.learning_rate,
+                                    beta_1=train_config.beta_1, beta_2=train_config.beta_2)
+  if train_config.mixed_precision == "mixed_float16":
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
 
 
 def build_trained_objects(model_config, loss_config, train_config, shape_a, shape_b):
@@ -128,33 +136,65 @@ def make_train_function(model, strategy, jit_compile=False):
   return step_fn
 
 
+def _writer_and_manager(model_dir, checkpoint, step_var, train_config, chief, worker_id):
+  """Only the chief writes summaries and the real checkpoints. Other workers must take part in
+  saving (the variables are mirrored), so they save into a scratch directory they delete."""
+  if chief:
+    directory = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, SUMMARY_SUBDIR))
+  else:
+    directory = os.path.join(model_dir, f".worker{worker_id}_scratch", CHECKPOINT_SUBDIR)
+    writer = tf.summary.create_noop_writer()
+  manager = tf.train.CheckpointManager(checkpoint, directory,
+                                       max_to_keep=train_config.keep_checkpoints,
+                                       step_counter=step_var)
+  return writer, manager
+
+
 def train(model_dir, task, model_config, loss_config, train_config, strategy=None):
-  """Trains (or resumes) a UNIT model on `task` in `model_dir`. Returns the final logs dict."""
+  """Trains (or resumes) a UNIT model on `task` in `model_dir`. Returns the final logs dict.
+
+  `strategy` is a tf.distribute strategy (default: none); `train_config.batch_size` is the global
+  batch, split across replicas. On a cluster only the chief writes into `model_dir`; every worker
+  restores from the chief's checkpoints.
+  """
+  if train_config.mixed_precision not in MIXED_PRECISION_POLICIES:
+    raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION_POLICIES}")
   strategy = strategy or tf.distribute.get_strategy()
+  replicas = strategy.num_replicas_in_sync
+  if train_config.batch_size % replicas:
+    raise ValueError(f"batch_size {train_config.batch_size} is not divisible by the "
+                     f"{replicas} replicas")
+  chief = distribute.is_chief(strategy)
   os.makedirs(model_dir, exist_ok=True)
   _check_compatible(model_dir, model_config, loss_config)
-  unit_config.save_configs(model_dir, model=model_config, loss=loss_config, train=train_config)
+  if chief:
+    unit_config.save_configs(model_dir, model=model_config, loss=loss_config, train=train_config)
   keras.utils.set_random_seed(train_config.seed)
-
-  with strategy.scope():
-    model, checkpoint, step_var = build_trained_objects(
-        model_config, loss_config, train_config, task.image_shape_a, task.image_shape_b)
-  manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(model_dir, CHECKPOINT_SUBDIR),
-      max_to_keep=train_config.keep_checkpoints, step_counter=step_var)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    logging.info("resumed from %s", manager.latest_checkpoint)
+  previous_policy = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(train_config.mixed_precision)
+  try:
+    with strategy.scope():
+      model, checkpoint, step_var = build_trained_objects(
+          model_config, loss_config, train_config, task.image_shape_a, task.image_shape_b)
+  finally:
+    keras.config.set_dtype_policy(previous_policy)
+  writer, manager = _writer_and_manager(model_dir, checkpoint, step_var, train_config, chief,
+                                        distribute.task_id(strategy))
+  latest = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_SUBDIR))
+  if latest:
+    checkpoint.restore(latest).assert_existing_objects_matched()
+    logging.info("resumed from %s", latest)
   start = int(step_var.numpy())
   if start >= train_config.max_steps:
     logging.info("step %d >= max_steps %d: nothing to train", start, train_config.max_steps)
     return {}
 
-  batch_per_update = train_config.batch_size * (train_config.disc_steps + 1)
-  dataset = task.train_dataset(batch_per_update, train_config.seed, start_batch=start)
-  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  chunks = train_config.disc_steps + 1
+  iterator = iter(distribute.distribute_dataset(
+      strategy, lambda: task.train_dataset(train_config.batch_size * chunks, train_config.seed,
+                                           start_batch=start), chunks))
   step_fn = make_train_function(model, strategy, train_config.jit_compile)
-  writer = tf.summary.create_file_writer(os.path.join(model_dir, SUMMARY_SUBDIR))
   vis_a, vis_b = task.visualization_batch(8)
 
   def every(n, step):
@@ -163,6 +203,8 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
   def save(step, logs):
     _check_finite(logs, step, manager)
     manager.save(checkpoint_number=step)
+    if not chief:
+      tf.io.gfile.rmtree(os.path.dirname(manager.directory))
 
   logs = {}
   step = start
@@ -189,10 +231,10 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
                        _format_eta((train_config.max_steps - step) / rate if rate > 0 else
                                    float("nan")))
           interval_start, interval_steps = time.perf_counter(), 0
-        if every(train_config.image_every, step):
+        if chief and every(train_config.image_every, step):
           tf.summary.image("translations/a_aa_ab_b_bb_ba",
                            visualize.translation_grid(model, vis_a, vis_b), step=step)
-        if every(train_config.eval_every, step):
+        if chief and every(train_config.eval_every, step):
           results = task.evaluate(model, train_config.eval_examples)
           for k, v in results.items():
             tf.summary.scalar(f"eval/{k}", v, step=step)
@@ -208,8 +250,8 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
     if step > start:
       logs = {k: float(v) for k, v in tensors.items()}
       save(step, logs)
-      logging.warning("interrupted: saved step %d to %s", step, manager.latest_checkpoint)
+      logging.warning("interrupted: saved step %d", step)
     raise
-  if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+  if not every(train_config.checkpoint_every, step):
     save(step, logs or {k: float(v) for k, v in tensors.items()})
   return logs
