@@ -39,6 +39,8 @@ class DomainBatchNorm(keras.layers.Layer):
   """
 
   def __init__(self, num_slots=2, momentum=0.9, epsilon=1e-5, synchronized=False, **kwargs):
+    # Statistics and the affine transform are computed in float32 under mixed precision.
+    kwargs.setdefault("autocast", False)
     super().__init__(**kwargs)
     self.num_slots = num_slots
     self.momentum = momentum

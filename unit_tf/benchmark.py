@@ -1,0 +1,91 @@
+"""Timing of training steps, translation and the input pipeline (used by tools/benchmark.py).
+
+Steps run on synthetic data of the configured shape, so the figures are the model's cost alone;
+the input pipeline is timed separately on the real data source so a user can see whether data is
+the bottleneck. Times are wall-clock per call after a warm-up (tracing/compilation excluded), with
+each call's outputs fetched so that asynchronous execution cannot hide work.
+"""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from unit_tf import distribute
+from unit_tf import training
+
+
+def summarize(seconds, images_per_call):
+  """{median, p10, p90} seconds per call and median images/s."""
+  seconds = np.asarray(seconds, np.float64)
+  median = float(np.median(seconds))
+  return {"median_s": median, "p10_s": float(np.percentile(seconds, 10)),
+          "p90_s": float(np.percentile(seconds, 90)), "calls": int(len(seconds)),
+          "images_per_s": images_per_call / median if median > 0 else float("nan")}
+
+
+def _timed(fn, calls, warmup):
+  for _ in range(warmup):
+    fn()
+  out = []
+  for _ in range(calls):
+    start = time.perf_counter()
+    fn()
+    out.append(time.perf_counter() - start)
+  return out
+
+
+def time_train_steps(model_config, loss_config, train_config, shape_a, shape_b, steps=20,
+                     warmup=3, strategy=None):
+  """Seconds per training step (K discriminator updates + 1 generator update) on random images.
+
+  Returns summarize(...) with images/s counting the N images of each domain per step.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  keras.utils.set_random_seed(train_config.seed)
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(train_config.mixed_precision)
+  try:
+    with strategy.scope():
+      model, _, _ = training.build_trained_objects(model_config, loss_config, train_config,
+                                                   shape_a, shape_b)
+  finally:
+    keras.config.set_dtype_policy(previous)
+  chunks = train_config.disc_steps + 1
+  batch = train_config.batch_size * chunks
+
+  def synthetic():
+    images_a = tf.random.uniform((batch,) + tuple(shape_a), -1.0, 1.0, seed=1)
+    images_b = tf.random.uniform((batch,) + tuple(shape_b), -1.0, 1.0, seed=2)
+    return tf.data.Dataset.from_tensors((images_a, images_b)).repeat()
+
+  iterator = iter(distribute.distribute_dataset(strategy, synthetic, chunks))
+  step_fn = training.make_train_function(model, strategy, train_config.jit_compile)
+
+  def one_step():
+    logs = step_fn(next(iterator))
+    float(logs["g_loss"])
+
+  return summarize(_timed(one_step, steps, warmup), 2 * train_config.batch_size), model
+
+
+def time_translation(model, shape, batch_size, calls=10, warmup=2, direction="a2b"):
+  """Seconds per call of the compiled translator on a [batch, *shape] batch."""
+  images = tf.random.uniform((batch_size,) + tuple(shape), -1.0, 1.0, seed=3)
+  fn = tf.function(lambda x: model.translate(x, direction))
+  return summarize(_timed(lambda: fn(images).numpy(), calls, warmup), batch_size)
+
+
+def time_input_pipeline(task, batch_size, seed=0, batches=50, warmup=5):
+  """Batches/s of the task's real training stream (decode, augment, colour, batch)."""
+  iterator = iter(task.train_dataset(batch_size, seed))
+
+  def one_batch():
+    a, b = next(iterator)
+    a.numpy()
+    b.numpy()
+
+  result = summarize(_timed(one_batch, batches, warmup), 2 * batch_size)
+  result["batches_per_s"] = 1.0 / result["median_s"]
+  return result
