@@ -4,6 +4,8 @@ flag validation and data errors as clear messages, not tracebacks."""
 import glob
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 
@@ -86,3 +88,26 @@ def test_evaluate_without_a_run_is_a_clear_error(tmp_path, tiny_npz):
   proc = _run("evaluate.py", f"--model_dir={tmp_path}", f"--data_path={tiny_npz}", check=False)
   assert proc.returncode != 0 and "not a unit_tf run directory" in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_saves_a_checkpoint_and_stops(tmp_path, tiny_npz):
+  model_dir = str(tmp_path / "run")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1")
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(REPO, "tools", "train.py"), f"--model_dir={model_dir}",
+       f"--data_path={tiny_npz}", *TINY, "--max_steps=100000", "--checkpoint_every=100000"],
+      cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+  try:
+    for line in proc.stderr:  # wait until training is under way
+      if "step 3/" in line:
+        break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+  assert proc.returncode == 0, err[-2000:]
+  saved = re.search(r"SIGTERM: saved step (\d+)", err)
+  assert saved and int(saved.group(1)) >= 3
+  checkpoints = glob.glob(os.path.join(model_dir, "checkpoints", "ckpt-*.index"))
+  assert checkpoints == [os.path.join(model_dir, "checkpoints", f"ckpt-{saved.group(1)}.index")]

@@ -10,8 +10,11 @@ Run directory layout (`model_dir`):
   train/               TensorBoard events: losses, steps_per_sec, image grids, eval metrics
 """
 
+import contextlib
 import math
 import os
+import signal
+import threading
 import time
 
 from absl import logging
@@ -136,6 +139,21 @@ def make_train_function(model, strategy, jit_compile=False):
   return step_fn
 
 
+@contextlib.contextmanager
+def _stop_on_sigterm():
+  """Turns SIGTERM (what schedulers and `kill` send) into a request to save and stop after the
+  current step. Yields a threading.Event that is set when the signal arrives."""
+  requested = threading.Event()
+  if threading.current_thread() is not threading.main_thread():
+    yield requested
+    return
+  previous = signal.signal(signal.SIGTERM, lambda signum, frame: requested.set())
+  try:
+    yield requested
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
 def _writer_and_manager(model_dir, checkpoint, step_var, train_config, chief, worker_id):
   """Only the chief writes summaries and the real checkpoints. Other workers must take part in
   saving (the variables are mirrored), so they save into a scratch directory they delete."""
@@ -210,8 +228,13 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
   step = start
   interval_start, interval_steps = time.perf_counter(), 0
   try:
-    with writer.as_default():
+    with writer.as_default(), _stop_on_sigterm() as stop_requested:
       while step < train_config.max_steps:
+        if stop_requested.is_set():
+          logs = {k: float(v) for k, v in tensors.items()}
+          save(step, logs)
+          logging.warning("SIGTERM: saved step %d and stopped", step)
+          return logs
         tensors = step_fn(next(iterator))
         step_var.assign_add(1)
         step += 1
