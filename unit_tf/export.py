@@ -135,8 +135,9 @@ def _checked_seeds(seeds, batch, signature):
 def translation_endpoints(model, channels, sample=False):
   """{signature name: (function, input signature)} of the four translators.
 
-  A family of signatures is a function returning this form; `export_run` merges the families a
-  model has (the classifiers of domain-adaptation models would be one more).
+  A family of signatures is a function returning this form, and `write_saved_model` takes any
+  such dict: the classifiers of domain-adaptation models (a later issue) are one more family,
+  merged into this one in `export_run`.
 
   Args:
     model: a built `unit_tf.model.UNIT` with restored weights.
