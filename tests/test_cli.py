@@ -111,3 +111,17 @@ def test_sigterm_saves_a_checkpoint_and_stops(tmp_path, tiny_npz):
   assert saved and int(saved.group(1)) >= 3
   checkpoints = glob.glob(os.path.join(model_dir, "checkpoints", "ckpt-*.index"))
   assert checkpoints == [os.path.join(model_dir, "checkpoints", f"ckpt-{saved.group(1)}.index")]
+
+
+def test_benchmark_tool_prints_a_table_and_writes_json(tmp_path, tiny_npz):
+  out = tmp_path / "bench.json"
+  proc = _run("benchmark.py", f"--data_path={tiny_npz}", "--gen_filters=8", "--dis_filters=8",
+              "--batch_size=4", "--steps=2", "--warmup=1",
+              "--settings=mixed_precision=float32,mixed_bfloat16", f"--output={out}")
+  assert "s/step median" in proc.stdout and "input pipeline" in proc.stdout
+  results = json.loads(out.read_text())
+  assert [r["setting"]["mixed_precision"] for r in results["runs"]] == ["float32",
+                                                                       "mixed_bfloat16"]
+  assert all(r["train_step"]["median_s"] > 0 for r in results["runs"])
+  bad = _run("benchmark.py", f"--data_path={tiny_npz}", "--settings=lr=1", check=False)
+  assert bad.returncode != 0 and "expected NAME=V1,V2" in bad.stderr

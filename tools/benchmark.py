@@ -1,0 +1,93 @@
+"""Times training steps, translation and the input pipeline for an experiment's flags.
+
+  python tools/benchmark.py --flagfile=configs/mnist_toy.flags \\
+      --data_path=../shared/data/mnist.npz \\
+      --settings=mixed_precision=float32,mixed_bfloat16 --settings=jit_compile=false,true \\
+      --output=bench.json
+
+Every combination of the --settings values is timed on synthetic images of the configured shape
+(warm-up first, tracing and compilation excluded): median / p10 / p90 seconds per training step and
+images/s, and the translation time of one batch. The input pipeline is timed once on the real data
+source (batches/s), so you can see whether data or compute is the bottleneck. Prints a table and
+writes everything as JSON.
+"""
+
+import dataclasses
+import itertools
+import json
+
+from absl import app
+from absl import flags
+
+import experiment_flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_multi_string("settings", [], "NAME=V1,V2,...: TrainConfig fields to vary "
+                          "(mixed_precision, jit_compile, batch_size, disc_steps). Repeatable; "
+                          "every combination is timed.")
+flags.DEFINE_integer("steps", 20, "Timed training steps per setting.", lower_bound=1)
+flags.DEFINE_integer("warmup", 3, "Untimed steps first.", lower_bound=1)
+flags.DEFINE_integer("translate_batch", 1, "Batch of the translation timing.", lower_bound=1)
+flags.DEFINE_bool("time_pipeline", True, "Also time the real input pipeline.")
+flags.DEFINE_string("output", None, "Write the results as JSON here.")
+
+_PARSERS = {"mixed_precision": str, "jit_compile": lambda v: v.lower() in ("1", "true", "yes"),
+            "batch_size": int, "disc_steps": int}
+
+
+def _settings():
+  names, values = [], []
+  for item in FLAGS.settings:
+    name, _, raw = item.partition("=")
+    if name not in _PARSERS or not raw:
+      raise app.UsageError(f"--settings={item}: expected NAME=V1,V2 with NAME one of "
+                           f"{sorted(_PARSERS)}")
+    names.append(name)
+    values.append([_PARSERS[name](v) for v in raw.split(",")])
+  return [dict(zip(names, combo)) for combo in itertools.product(*values)] or [{}]
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from unit_tf import benchmark  # pylint: disable=g-import-not-at-top
+  from unit_tf import training  # pylint: disable=g-import-not-at-top
+
+  model_config, loss_config, base_train, (height, width) = experiment_flags.configs()
+  shape_a = (height, width or height, model_config.channels_a)
+  shape_b = (height, width or height, model_config.channels_b)
+  results = {"image_shape_a": shape_a, "image_shape_b": shape_b, "runs": []}
+  settings = _settings()
+  for setting in settings:
+    train_config = dataclasses.replace(base_train, **setting)
+    if train_config.mixed_precision not in training.MIXED_PRECISION_POLICIES:
+      raise app.UsageError(f"mixed_precision must be one of {training.MIXED_PRECISION_POLICIES}")
+    steps, model = benchmark.time_train_steps(model_config, loss_config, train_config, shape_a,
+                                              shape_b, steps=FLAGS.steps, warmup=FLAGS.warmup)
+    translate = benchmark.time_translation(model, shape_a, FLAGS.translate_batch)
+    results["runs"].append({"setting": setting, "batch_size": train_config.batch_size,
+                            "train_step": steps, "translate": translate})
+  if FLAGS.time_pipeline:
+    task = experiment_flags.load_task(height, width)
+    results["input_pipeline"] = benchmark.time_input_pipeline(
+        task, base_train.batch_size * (base_train.disc_steps + 1), base_train.seed)
+
+  print(f"{'setting':40s} {'s/step median':>14s} {'p10':>8s} {'p90':>8s} {'img/s':>8s} "
+        f"{'translate s':>12s}")
+  for run in results["runs"]:
+    name = ", ".join(f"{k}={v}" for k, v in run["setting"].items()) or "as configured"
+    s, t = run["train_step"], run["translate"]
+    print(f"{name:40s} {s['median_s']:14.4f} {s['p10_s']:8.4f} {s['p90_s']:8.4f} "
+          f"{s['images_per_s']:8.1f} {t['median_s']:12.4f}")
+  if "input_pipeline" in results:
+    p = results["input_pipeline"]
+    print(f"input pipeline: {p['batches_per_s']:.1f} batches/s ({p['images_per_s']:.0f} images/s)")
+  if FLAGS.output:
+    with open(FLAGS.output, "w") as f:
+      json.dump(results, f, indent=2)
+  print(json.dumps(results))
+
+
+if __name__ == "__main__":
+  app.run(main)
