@@ -5,7 +5,8 @@ Preprocessing as the paper: images resized to 132x132 and a random 128x128 regio
 random horizontal flip); test images are centre-cropped.
 
 Stream: each domain's records (encoded JPEG bytes; decoding happens after selection) are shuffled
-once per epoch with a seed derived from (seed, domain, epoch); position k of the stream is record
+per epoch within windows of SHUFFLE_BUFFER records, statelessly keyed by (seed, domain, epoch,
+window); position k of the stream is record
 k mod n of epoch k // n, and its crop and flip are keyed by k. A resumed run at position p starts at
 epoch p // n and skips p mod n encoded records (no decoding), so it sees exactly the batches an
 uninterrupted run would. Counting a domain's records reads the attribute column once at start.
@@ -71,8 +72,14 @@ class CelebADomain:
     records = self.records
 
     def epoch(e):
-      return records.shuffle(min(n, SHUFFLE_BUFFER), seed=key * 1000003 + e,
-                             reshuffle_each_iteration=False)
+      # Stateless windowed shuffle: Dataset.shuffle takes no tensor seed (with the global seed 0
+      # that training sets, TF compares the seed tensor as a bool).
+      def permuted(w, window):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(tf.shape(window)[0]), seed=tf.stack([key * 1000003 + e, w]))
+        return tf.data.Dataset.from_tensor_slices(tf.gather(window, order))
+
+      return records.batch(SHUFFLE_BUFFER).enumerate().flat_map(permuted)
 
     ds = tf.data.Dataset.range(start // n, image_data.MAX_INT64).flat_map(epoch)
     ds = ds.skip(start % n).enumerate(start)
