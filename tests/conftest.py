@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import subprocess  # pylint: disable=g-import-not-at-top
+import sys  # pylint: disable=g-import-not-at-top
+
 import numpy as np  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 
@@ -52,3 +55,17 @@ def shared_path(*parts):
   if not os.path.exists(path):
     pytest.skip(f"needs {path} (the offline data sets beside the repository); absent here")
   return path
+
+
+TOOL_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1")
+
+
+def run_tool(tool, *args, check=True, timeout=600):
+  """Runs tools/<tool> in a subprocess from the repository root; with `check`, a non-zero exit
+  fails the test with the end of its stderr."""
+  proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", tool), *args],
+                        capture_output=True, text=True, cwd=REPO, env=TOOL_ENV, timeout=timeout,
+                        check=False)
+  if check and proc.returncode != 0:
+    raise AssertionError(f"{tool} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+  return proc

@@ -12,20 +12,13 @@ import sys
 import pytest
 import tensorflow as tf
 
-from conftest import REPO
+from conftest import REPO, run_tool
 
 TINY = ["--gen_filters=8", "--dis_filters=8", "--batch_size=4", "--log_every=1",
         "--image_every=2", "--eval_every=2", "--checkpoint_every=2", "--eval_examples=8"]
 
 
-def _run(tool, *args, check=True):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1")
-  proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", tool), *args],
-                        capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
-                        check=False)
-  if check and proc.returncode != 0:
-    raise AssertionError(f"{tool} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-  return proc
+_run = run_tool
 
 
 def _event_tags(model_dir):

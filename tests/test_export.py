@@ -22,7 +22,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, tiny_mnist
+from conftest import REPO, run_tool, tiny_mnist
 import tfserving_json
 from unit_tf import export
 from unit_tf import serving
@@ -36,13 +36,7 @@ TRAIN = TrainConfig(batch_size=4, max_steps=2, log_every=1, image_every=0, eval_
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1")
 
 
-def _tool(name, *args, check=True):
-  proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", name), *args],
-                        capture_output=True, text=True, cwd=REPO, env=ENV, timeout=300,
-                        check=False)
-  if check and proc.returncode != 0:
-    raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-  return proc
+_tool = run_tool
 
 
 def _png(image):

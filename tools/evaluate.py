@@ -29,8 +29,7 @@ def main(argv):
   from unit_tf import training  # pylint: disable=g-import-not-at-top
   task = flag_defs.load_task(FLAGS.data_path, FLAGS.tfds_data_dir)
   try:
-    model, _, step = training.restore_model(FLAGS.model_dir, task.image_shape_a,
-                                            task.image_shape_b, step=FLAGS.step)
+    model, _, step = training.restore_for_inference(FLAGS.model_dir, step=FLAGS.step)
   except FileNotFoundError as e:
     raise SystemExit(f"error: {e}") from None
   results = task.evaluate(model, FLAGS.eval_examples)

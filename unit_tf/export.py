@@ -24,8 +24,6 @@ import shutil
 import keras
 import tensorflow as tf
 
-from unit_tf import config as unit_config
-from unit_tf import model as unit_model
 from unit_tf import serving
 from unit_tf import training
 
@@ -241,22 +239,6 @@ def version_path(export_dir, step, version=None):
   return os.path.join(export_dir, str(version))
 
 
-def _restore_for_inference(model_dir, step):
-  """The run's model with the weights and batch-norm statistics of a checkpoint (the latest, or
-  `step`). The optimizers' slots (twice the weights again) are training state: neither built nor
-  read (tools/translate.py restores the same way). Returns (model, ModelConfig, step)."""
-  configs = unit_config.load_configs(model_dir)
-  model_config = configs["model"]
-  path = training.checkpoint_path(model_dir, step)
-  height = model_config.image_size
-  width = model_config.image_width or height
-  model = unit_model.build_model(model_config, configs["loss"])
-  model.build_for((height, width, model_config.channels_a),
-                  (height, width, model_config.channels_b))
-  tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
-  return model, model_config, int(path.rsplit("-", 1)[-1])
-
-
 def export_run(model_dir, export_dir, version=None, step=None, sample=False):
   """Restores a run's checkpoint (the latest, or `step`) and exports it to `export_dir/<version>`.
 
@@ -266,7 +248,8 @@ def export_run(model_dir, export_dir, version=None, step=None, sample=False):
   """
   if version is not None:
     version_path(export_dir, step, version)  # refuse an existing version before restoring
-  model, model_config, restored_step = _restore_for_inference(model_dir, step)
+  model, configs, restored_step = training.restore_for_inference(model_dir, step)
+  model_config = configs["model"]
   path = version_path(export_dir, restored_step, version)
   os.makedirs(export_dir, exist_ok=True)
   staging = os.path.join(export_dir, f".tmp-{os.path.basename(path)}-{os.getpid()}")

@@ -80,6 +80,22 @@ def restore_model(model_dir, shape_a, shape_b, step=None):
   return model, configs, int(step_var.numpy())
 
 
+def restore_for_inference(model_dir, step=None):
+  """The run's model with the weights and batch-norm statistics of a checkpoint (the latest, or
+  `step`), for translation, evaluation and export. The optimizers' slots (twice the weights again)
+  are training state: neither built nor read. Returns (model, configs dict, step)."""
+  configs = unit_config.load_configs(model_dir)
+  model_config = configs["model"]
+  path = checkpoint_path(model_dir, step)
+  height = model_config.image_size
+  width = getattr(model_config, "image_width", None) or height
+  model = unit_model.build_model(model_config, configs["loss"])
+  model.build_for((height, width, model_config.channels_a),
+                  (height, width, model_config.channels_b))
+  tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+  return model, configs, int(path.rsplit("-", 1)[-1])
+
+
 def checkpoint_path(model_dir, step=None):
   """Path of the latest checkpoint of a run, or of the one written at `step`."""
   directory = os.path.join(model_dir, CHECKPOINT_SUBDIR)
