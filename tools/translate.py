@@ -45,25 +45,13 @@ class _RunTranslator:
 
   def __init__(self, model_dir, direction, step, sample):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from unit_tf import config as unit_config  # pylint: disable=g-import-not-at-top
-    from unit_tf import model as unit_model  # pylint: disable=g-import-not-at-top
     from unit_tf import training  # pylint: disable=g-import-not-at-top
-    configs = unit_config.load_configs(model_dir)
-    model_config = configs["model"]
-    height = model_config.image_size
-    width = model_config.image_width or height
-    shape_a = (height, width, model_config.channels_a)
-    shape_b = (height, width, model_config.channels_b)
     # Weights and batch-norm statistics only: the optimizers' slots (twice the weights again, 1.8 GB
     # for the Table 10 network) are training state, so they are neither built nor read.
-    path = training.checkpoint_path(model_dir, step)
-    self.model = unit_model.build_model(model_config, configs["loss"])
-    self.model.build_for(shape_a, shape_b)
-    tf.train.Checkpoint(model=self.model).restore(path).expect_partial(
-        ).assert_existing_objects_matched()
-    self.step = int(path.rsplit("-", 1)[-1])
-    self.in_channels = shape_a[-1] if direction == "a2b" else shape_b[-1]
-    self.out_channels = shape_b[-1] if direction == "a2b" else shape_a[-1]
+    self.model, configs, self.step = training.restore_for_inference(model_dir, step)
+    channels_a, channels_b = configs["model"].channels_a, configs["model"].channels_b
+    self.in_channels = channels_a if direction == "a2b" else channels_b
+    self.out_channels = channels_b if direction == "a2b" else channels_a
     self.description = f"{model_dir} step {self.step}"
     self._fn = tf.function(
         lambda images: self.model.translate(images, direction, sample=sample),
