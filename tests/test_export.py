@@ -336,7 +336,7 @@ class _FakeServer(http.server.BaseHTTPRequestHandler):
     self.wfile.write(data)
 
   def log_message(self, *args):
-    pass
+    """Keeps the stand-in server quiet in the test output."""
 
 
 def test_tool_posts_and_writes_the_translations(loaded, image_files, tmp_path):

@@ -46,7 +46,7 @@ class Gaussian:
 
 @dataclasses.dataclass(frozen=True)
 class Skip:
-  pass
+  """Generator spec: concatenate the next latent sample (a stochastic skip connection)."""
 
 
 OUTPUT_CHANNELS = -1  # placeholder in a generator spec for the domain's channel count
