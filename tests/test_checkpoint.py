@@ -16,22 +16,31 @@ TINY_NATURAL = ModelConfig(arch="paper_natural", image_size=32, channels_a=1, ge
                            spatial_context=True)
 
 
-@pytest.mark.parametrize("natural", [False, True], ids=["toy", "paper_natural"])
-def test_checkpoint_restores_every_variable(tmp_path, tiny_config, natural):
-  config = TINY_NATURAL if natural else tiny_config
+# Table 3 with the Table 6 two-head discriminator (domain adaptation), tiny.
+TINY_DIGITS = ModelConfig(arch="digits_lenet", image_size=32, channels_a=1, channels_b=1,
+                          gen_filters=4, dis_filters=4, n_shared_dis=3)
+
+
+@pytest.mark.parametrize("arch", ["toy", "paper_natural", "digits_lenet"])
+def test_checkpoint_restores_every_variable(tmp_path, tiny_config, arch):
+  config = {"toy": tiny_config, "paper_natural": TINY_NATURAL, "digits_lenet": TINY_DIGITS}[arch]
+  loss_config = LossConfig(lambda_cls=1.0) if arch == "digits_lenet" else LossConfig()
   shape_a, shape_b = (32, 32, config.channels_a), (32, 32, config.channels_b)
   train_config = TrainConfig(batch_size=2)
   model, checkpoint, step = training.build_trained_objects(
-      config, LossConfig(), train_config, shape_a, shape_b)
+      config, loss_config, train_config, shape_a, shape_b)
   images_a = tf.random.stateless_uniform((4,) + shape_a, seed=[1, 2], minval=-1, maxval=1)
   images_b = tf.random.stateless_uniform((4,) + shape_b, seed=[1, 2], minval=-1, maxval=1)
-  model.train_step((images_a, images_b))
+  data = (images_a, images_b)
+  if arch == "digits_lenet":
+    data += (tf.constant([0, 1, 2, 3]),)
+  model.train_step(data)
   step.assign(1)
   path = checkpoint.save(str(tmp_path / "ckpt"))
 
   keras.utils.set_random_seed(99)
   fresh, fresh_checkpoint, fresh_step = training.build_trained_objects(
-      config, LossConfig(), train_config, shape_a, shape_b)
+      config, loss_config, train_config, shape_a, shape_b)
   fresh_checkpoint.restore(path).assert_consumed()
   assert int(fresh_step.numpy()) == 1
   saved = {v.path: v.numpy() for v in model.variables}

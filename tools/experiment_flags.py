@@ -12,12 +12,15 @@ import flag_defs
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("task", "toy", ["toy", "images", "celeba"],
+flags.DEFINE_enum("task", "toy", ["toy", "images", "celeba", "uda"],
                   "What to train on: toy = MNIST colour/edge domains (Appendix B; --data_path is "
                   "an .npz); images = unpaired image folders (--data_path=DIR with trainA/ "
                   "trainB/ [testA/ testB/], or --domain_a/--domain_b); celeba = CelebA faces with "
-                  "/ without --attribute (tfds, --tfds_data_dir).")
+                  "/ without --attribute (tfds, --tfds_data_dir); uda = domain adaptation between "
+                  "digit sets (Appendix C): labelled --source (domain a), unlabelled --target "
+                  "(domain b).")
 flag_defs.define_data_flags()
+flag_defs.define_uda_data_flags()
 # ----- data: natural images (--task=images / celeba) -----
 flags.DEFINE_string("domain_a", None, "Task images: domain a's training images, a folder "
                     "(searched recursively) or a list file with one path per line (instead of "
@@ -43,11 +46,15 @@ flags.DEFINE_string("attribute", None, "Task celeba: the attribute of domain a (
 flags.DEFINE_enum("channels_a", "3", ["1", "3"], "Channels of domain a (1: thermal IR / grey).")
 flags.DEFINE_enum("channels_b", "3", ["1", "3"], "Channels of domain b.")
 # ----- model -----
-flags.DEFINE_enum("arch", "toy", ["toy", "paper_natural"],
+flags.DEFINE_enum("arch", "toy", ["toy", "paper_natural", "digits_lenet", "digits_svhn"],
                   "Network preset: toy = the paper's Table 3 (32x32); paper_natural = Table 10 "
-                  "(fully convolutional, stochastic skip connections).")
+                  "(fully convolutional, stochastic skip connections); digits_lenet / "
+                  "digits_svhn = Table 3 with the two-head discriminators of Tables 6 / 8 "
+                  "(domain adaptation, 32x32).")
 flags.DEFINE_bool("spatial_context", False, "Concatenate a y-coordinate channel (-1 top, +1 "
                   "bottom) to the encoders' and discriminators' input (Section 4).")
+flags.DEFINE_bool("xy_context", False, "Concatenate x- and y-coordinate channels to the "
+                  "encoders' input (the authors' SVHN -> MNIST code; see README).")
 flags.DEFINE_integer("gen_filters", 32, "Filters of the first encoder layer, doubled per layer.",
                      lower_bound=1)
 flags.DEFINE_integer("dis_filters", 32, "Filters of the first discriminator layer.",
@@ -70,6 +77,14 @@ flags.DEFINE_float("lambda_gan", 1.0, "Weight of the generators' adversarial ter
                    lower_bound=0.0)
 flags.DEFINE_enum("recon_loss", "l2", ["l2", "l1"], "Likelihood: l2 = Gaussian (paper), l1.")
 flags.DEFINE_bool("no_discriminators", False, "Train the coupled VAEs of Table 5 (no GAN).")
+flags.DEFINE_float("lambda_cls", 0.0, "Task uda: weight of the source class-head cross-entropy "
+                   "in the discriminator update (Appendix C; the configs use 10).",
+                   lower_bound=0.0)
+flags.DEFINE_float("lambda_feature", 0.0, "Task uda: weight of discriminator feature matching "
+                   "(D_b features of a->b against D_a features of a->a, and the reverse; the "
+                   "authors' code). 0 = off.", lower_bound=0.0)
+flags.DEFINE_bool("source_only", False, "Task uda: the no-adaptation baseline: train only the "
+                  "source classifier (D_a's class path) on source labels.")
 # ----- training -----
 flags.DEFINE_integer("max_steps", 10000, "Total encoder/generator updates.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 64, "N: images per domain per update (global batch).",
@@ -102,7 +117,7 @@ flags.DEFINE_enum("mixed_precision", "float32", ["float32", "mixed_float16", "mi
 
 def image_size():
   """(height, width or None) of the training crops, checked against the task."""
-  default = {"toy": 32, "images": None, "celeba": 128}[FLAGS.task]
+  default = {"toy": 32, "images": None, "celeba": 128, "uda": 32}[FLAGS.task]
   height = FLAGS.image_size or default
   if height is None:
     raise app.UsageError("--task=images needs --image_size (the training crop, e.g. 256)")
@@ -134,6 +149,10 @@ def load_task(height, width):
   """The task of --task; data errors become a one-line exit message."""
   if FLAGS.task == "toy":
     return flag_defs.load_task(FLAGS.data_path, FLAGS.tfds_data_dir)
+  if FLAGS.task == "uda":
+    return flag_defs.load_uda_task(FLAGS.source, FLAGS.target, FLAGS.data_path_a,
+                                   FLAGS.data_path_b, FLAGS.tfds_data_dir, height,
+                                   int(FLAGS.channels_a), int(FLAGS.channels_b))
   from unit_tf import tasks  # pylint: disable=g-import-not-at-top
   from unit_tf.data import images as image_data  # pylint: disable=g-import-not-at-top
   from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
@@ -161,7 +180,14 @@ def configs():
   from unit_tf import training  # pylint: disable=g-import-not-at-top
   from unit_tf.config import LossConfig, ModelConfig, TrainConfig  # pylint: disable=g-import-not-at-top
 
-  if FLAGS.task != "toy" and FLAGS.arch == "toy":
+  uda_archs = ("digits_lenet", "digits_svhn")
+  if FLAGS.task == "uda" and FLAGS.arch not in uda_archs:
+    raise app.UsageError("--task=uda needs a discriminator with a class head: --arch="
+                         "digits_lenet (Table 6) or --arch=digits_svhn (Table 8)")
+  if FLAGS.task != "uda" and (FLAGS.lambda_cls > 0 or FLAGS.source_only):
+    raise app.UsageError("--lambda_cls and --source_only need labelled source images: "
+                         "--task=uda")
+  if FLAGS.task not in ("toy", "uda") and FLAGS.arch != "paper_natural":
     raise app.UsageError(f"--task={FLAGS.task} needs --arch=paper_natural (the toy network "
                          "takes 32x32 images only)")
   height, width = image_size()
@@ -173,10 +199,12 @@ def configs():
       channels_b=int(FLAGS.channels_b), gen_filters=FLAGS.gen_filters,
       dis_filters=FLAGS.dis_filters, n_shared_enc=n_shared[0], n_shared_gen=n_shared[1],
       n_shared_dis=n_shared[2], norm=FLAGS.norm, bn_momentum=FLAGS.bn_momentum,
-      spatial_context=FLAGS.spatial_context)
+      spatial_context=FLAGS.spatial_context, xy_context=FLAGS.xy_context)
   loss_config = LossConfig(lambda_recon=FLAGS.lambda_recon, lambda_kl=FLAGS.lambda_kl,
                            lambda_gan=FLAGS.lambda_gan, recon_loss=FLAGS.recon_loss,
-                           use_discriminators=not FLAGS.no_discriminators)
+                           use_discriminators=not FLAGS.no_discriminators,
+                           lambda_cls=FLAGS.lambda_cls, lambda_feature=FLAGS.lambda_feature,
+                           source_only=FLAGS.source_only)
   train_config = TrainConfig(
       batch_size=FLAGS.batch_size, max_steps=FLAGS.max_steps, learning_rate=FLAGS.learning_rate,
       beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2, disc_steps=FLAGS.disc_steps, seed=FLAGS.seed,

@@ -21,3 +21,34 @@ def load_task(data_path, tfds_data_dir):
     return tasks.ToyTask(mnist.load_mnist(data_path=data_path, tfds_data_dir=tfds_data_dir))
   except DataError as e:
     raise SystemExit(f"error: {e}") from None
+
+
+def define_uda_data_flags():
+  """Data flags of --task=uda (train.py, evaluate.py)."""
+  flags.DEFINE_enum("source", None, ["mnist", "usps", "svhn"], "Task uda: the labelled source "
+                    "digit set (domain a).")
+  flags.DEFINE_enum("target", None, ["mnist", "usps", "svhn"], "Task uda: the unlabelled target "
+                    "digit set (domain b); its labels are read for the test set only.")
+  flags.DEFINE_string("data_path_a", None, "Task uda: local data of the source: a Keras-format "
+                      ".npz (x_train, y_train, x_test, y_test; e.g. ../shared/data/mnist.npz), "
+                      "or for USPS a directory with zip.train.gz / zip.test.gz. Default: TFDS "
+                      "(--tfds_data_dir) or, for USPS, the ESL web site.")
+  flags.DEFINE_string("data_path_b", None, "Task uda: local data of the target (as "
+                      "--data_path_a).")
+
+
+def load_uda_task(source, target, data_path_a, data_path_b, tfds_data_dir, image_size,
+                  channels_a, channels_b):
+  """The domain-adaptation task; data errors become a one-line exit message."""
+  from unit_tf import tasks  # pylint: disable=g-import-not-at-top
+  from unit_tf.data import digits  # pylint: disable=g-import-not-at-top
+  from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
+  if not source or not target:
+    raise SystemExit("error: --task=uda needs --source and --target (mnist, usps or svhn)")
+  try:
+    return tasks.DomainAdaptationTask(
+        digits.load_domain(source, data_path_a, tfds_data_dir, flag="--data_path_a"),
+        digits.load_domain(target, data_path_b, tfds_data_dir, flag="--data_path_b"),
+        image_size, channels_a, channels_b, names=(source, target))
+  except DataError as e:
+    raise SystemExit(f"error: {e}") from None

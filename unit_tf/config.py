@@ -33,6 +33,8 @@ class ModelConfig:
     leaky_slope: negative slope of LeakyReLU.
     spatial_context: concatenate the y-image (-1 top row .. +1 bottom row) to the input of the
       encoders and discriminators (Section 4, "Spatial Context").
+    xy_context: concatenate x- and y-coordinate channels to the encoders' input only (the
+      authors' SVHN -> MNIST domain-adaptation code).
   """
 
   arch: str = "toy"
@@ -50,6 +52,7 @@ class ModelConfig:
   leaky_slope: float = 0.2
   image_width: Optional[int] = None
   spatial_context: bool = False
+  xy_context: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +65,14 @@ class LossConfig:
     lambda_gan: weight of the adversarial terms in the encoder/generator update.
     recon_loss: "l2" (Gaussian likelihood, as in the paper) or "l1" (Laplacian).
     use_discriminators: False trains the coupled VAEs of Table 5 (no GAN terms, no D update).
+    lambda_cls: domain adaptation (Appendix C): weight of the cross-entropy of D_a's class head
+      on the labelled source images (domain a is the source), added to the discriminator update.
+      0 = plain UNIT; training then reads no labels.
+    lambda_feature: weight of the discriminator feature-matching term of the authors' code
+      (D_b's features of a->b translations against D_a's of a->a reconstructions, and the
+      reverse), added to the discriminator update.
+    source_only: the no-adaptation baseline: train only D_a's classifier path on source labels
+      (no encoder, generator or adversarial update); target images are then classified by it.
   """
 
   lambda_recon: float = 1.0
@@ -69,6 +80,9 @@ class LossConfig:
   lambda_gan: float = 1.0
   recon_loss: str = "l2"
   use_discriminators: bool = True
+  lambda_cls: float = 0.0
+  lambda_feature: float = 0.0
+  source_only: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +107,9 @@ class TrainConfig:
 
 
 def save_configs(model_dir, **configs):
-  """Writes {name: dataclass} as JSON into `model_dir/config.json`."""
-  payload = {name: dataclasses.asdict(cfg) for name, cfg in configs.items()}
+  """Writes {name: dataclass or plain dict} as JSON into `model_dir/config.json`."""
+  payload = {name: cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
+             for name, cfg in configs.items() if cfg is not None}
   path = os.path.join(model_dir, CONFIG_FILENAME)
   tmp = path + ".tmp"
   with open(tmp, "w") as f:

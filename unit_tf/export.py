@@ -134,8 +134,8 @@ def translation_endpoints(model, channels, sample=False):
   """{signature name: (function, input signature)} of the four translators.
 
   A family of signatures is a function returning this form, and `write_saved_model` takes any
-  such dict: the classifiers of domain-adaptation models (a later issue) are one more family,
-  merged into this one in `export_run`.
+  such dict: the classifiers of domain-adaptation models (`classification_endpoints`) are one
+  more family, merged into this one in `export_run`.
 
   Args:
     model: a built `unit_tf.model.UNIT` with restored weights.
@@ -205,11 +205,32 @@ def translation_endpoints(model, channels, sample=False):
   return endpoints
 
 
+def classification_endpoints(model, channels):
+  """{classify_a, classify_b: (function, input signature)} of a model with a class head
+  (domain adaptation): uint8 images -> softmax `scores` [N, 10] and argmax `classes` [N].
+  classify_b is the target classifier (`UNIT.classify(images, "b")`, Appendix C)."""
+
+  def classify_fn(domain):
+    name = f"classify_{domain}"
+
+    def run(images):
+      images = to_float(_checked_images(images, channels[domain], name, model))
+      logits = tf.cast(model.classify(images, domain), tf.float32)
+      return {serving.SCORES: tf.nn.softmax(logits),
+              serving.CLASSES: tf.argmax(logits, axis=-1, output_type=tf.int64)}
+
+    return run
+
+  image_spec = tf.TensorSpec(None, tf.uint8, name=serving.IMAGES)
+  return {f"classify_{d}": (classify_fn(d), [image_spec]) for d in "ab"}
+
+
 def write_saved_model(path, endpoints):
   """Writes {signature name: (function, input signature)} as a SavedModel at `path`.
 
   ExportArchive saves the variables the functions use (for the translators: the encoders' and
-  generators'; the discriminators and optimizers are training state and stay out).
+  generators'; the classifiers add the discriminators' layers they read; the optimizers are
+  training state and stay out).
   `serving_default` is `a2b`.
   """
   archive = keras.export.ExportArchive()
@@ -255,7 +276,10 @@ def export_run(model_dir, export_dir, version=None, step=None, sample=False):
   staging = os.path.join(export_dir, f".tmp-{os.path.basename(path)}-{os.getpid()}")
   try:
     channels = {"a": model_config.channels_a, "b": model_config.channels_b}
-    write_saved_model(staging, translation_endpoints(model, channels, sample))
+    endpoints = translation_endpoints(model, channels, sample)
+    if model.discriminator_a.classifier:
+      endpoints.update(classification_endpoints(model, channels))
+    write_saved_model(staging, endpoints)
     os.rename(staging, path)
   finally:
     shutil.rmtree(staging, ignore_errors=True)

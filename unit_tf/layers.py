@@ -107,8 +107,9 @@ class ConvBlock(keras.layers.Layer):
 
   def __init__(self, filters, kernel_size, strides=1, padding="same", transpose=False,
                norm="batch", activation="leaky_relu", leaky_slope=0.2, bn_momentum=0.9,
-               sync_batch_norm=False, num_slots=2, **kwargs):
+               sync_batch_norm=False, num_slots=2, pool=0, **kwargs):
     super().__init__(**kwargs)
+    self.pool = pool
     self.filters = filters
     self.kernel_size = kernel_size
     self.strides = strides
@@ -131,6 +132,7 @@ class ConvBlock(keras.layers.Layer):
     else:
       raise ValueError(f"unknown norm {norm!r}")
     self.act = _activation(activation, leaky_slope)
+    self.pooling = keras.layers.MaxPooling2D(pool, name="pool") if pool else None
 
   def call(self, inputs, slot=0, training=None):
     x = self.conv(inputs)
@@ -138,6 +140,8 @@ class ConvBlock(keras.layers.Layer):
       x = self.bn(x, slot=slot, training=training)
     if self.act is not None:
       x = self.act(x)
+    if self.pooling is not None:
+      x = self.pooling(x)
     return x
 
   def get_config(self):
@@ -146,7 +150,42 @@ class ConvBlock(keras.layers.Layer):
                   padding=self.padding, transpose=self.transpose, norm=self.norm,
                   activation=self.activation, leaky_slope=self.leaky_slope,
                   bn_momentum=self.bn_momentum, sync_batch_norm=self.sync_batch_norm,
-                  num_slots=self.num_slots)
+                  num_slots=self.num_slots, pool=self.pool)
+    return config
+
+
+class DenseBlock(keras.layers.Layer):
+  """`FC-(N), activation, Dropout` of the paper's tables: flattens a feature map first.
+
+  Accepts `slot` like the other blocks (it has no batch statistics)."""
+
+  def __init__(self, units, activation=None, dropout=0.0, **kwargs):
+    super().__init__(**kwargs)
+    self.units = units
+    self.activation = activation
+    self.dropout = dropout
+    self.flatten = keras.layers.Flatten(name="flatten")
+    self.dense = keras.layers.Dense(units, name="dense")
+    self.act = _activation(activation, 0.0)
+    # A named generator (checkpointed with the layer, stable variable path), not keras' Dropout
+    # layer, whose auto-named generator gets a different path in every model built.
+    self.dropout_seed = (keras.random.SeedGenerator(name=f"{self.name}_dropout_seed")
+                         if dropout else None)
+    if dropout:  # as an attribute: tf.train.Checkpoint does not follow the generator object
+      self.dropout_seed_state = self.dropout_seed.state
+
+  def call(self, inputs, slot=0, training=None):
+    del slot
+    x = self.dense(self.flatten(inputs))
+    if self.act is not None:
+      x = self.act(x)
+    if self.dropout and training:
+      x = keras.random.dropout(x, self.dropout, seed=self.dropout_seed)
+    return x
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(units=self.units, activation=self.activation, dropout=self.dropout)
     return config
 
 
@@ -193,15 +232,32 @@ class SpatialContext(keras.layers.Layer):
   canvas (the bottom row of the original image then sits at most `multiple - 1` rows above +1).
   Holds no weights; accepts `slot`/`training` so that networks can call it like their other
   layers.
+
+  With `x_channel=True` an x-image (-1 left column .. +1 right column) is added before the
+  y-image: the two coordinate channels the authors' SVHN -> MNIST code gives its encoders.
   """
+
+  def __init__(self, x_channel=False, **kwargs):
+    super().__init__(**kwargs)
+    self.x_channel = x_channel
 
   def call(self, inputs, slot=0, training=None):
     del slot, training  # no weights, no statistics
     shape = tf.shape(inputs)
+    plane = tf.stack([shape[0], shape[1], shape[2], 1])
     rows = tf.linspace(tf.constant(-1.0, tf.float32), 1.0, shape[1])
-    y_image = tf.broadcast_to(tf.reshape(rows, [1, -1, 1, 1]),
-                              tf.stack([shape[0], shape[1], shape[2], 1]))
-    return tf.concat([inputs, tf.cast(y_image, inputs.dtype)], axis=-1)
+    images = [tf.broadcast_to(tf.reshape(rows, [1, -1, 1, 1]), plane)]
+    if self.x_channel:
+      columns = tf.linspace(tf.constant(-1.0, tf.float32), 1.0, shape[2])
+      images.insert(0, tf.broadcast_to(tf.reshape(columns, [1, 1, -1, 1]), plane))
+    return tf.concat([inputs] + [tf.cast(x, inputs.dtype) for x in images], axis=-1)
 
   def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (None if input_shape[-1] is None else input_shape[-1] + 1,)
+    extra = 2 if self.x_channel else 1
+    return tuple(input_shape[:-1]) + (
+        None if input_shape[-1] is None else input_shape[-1] + extra,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(x_channel=self.x_channel)
+    return config

@@ -10,6 +10,14 @@ update. It returns the logging contract (all scalars, averaged over the global b
   kl_a, kl_b                        KL(q(z|x) || N(0, I)) summed over every latent (Eqs. 2-3)
   gan_a, gan_b                      non-saturating adversarial losses of the generators (Eqs. 4-5)
   g_loss                            the total the encoders/generators minimise
+  cls_loss, cls_accuracy            domain adaptation: D_a's class head on the labelled source
+                                    batch (0 without labels)
+  feature_loss                      domain adaptation: discriminator feature matching (0 if off)
+
+Domain adaptation (Appendix C): `data` may carry a third element, the source (domain a) labels,
+[(K + 1) * N] ints; the discriminator update then adds `lambda_cls` times the cross-entropy of D_a's
+class head on the source images. Target labels are never an input. `classify(images, "b")`
+classifies target images with D_b's head (shared above its first layer).
 
 Batch-norm statistics slots: every network call names the domain its input was drawn from (0 = a,
 1 = b); see `unit_tf.layers.DomainBatchNorm`.
@@ -26,7 +34,7 @@ from unit_tf.config import LossConfig
 
 SLOT_A, SLOT_B = 0, 1
 LOSS_KEYS = ("d_loss_a", "d_loss_b", "d_loss", "recon_a", "recon_b", "kl_a", "kl_b", "gan_a",
-             "gan_b", "g_loss")
+             "gan_b", "g_loss", "cls_loss", "cls_accuracy", "feature_loss")
 
 
 def _average(per_example):
@@ -101,6 +109,9 @@ class UNIT(keras.Model):
     for slot in (SLOT_A, SLOT_B):
       self.discriminator_a(outputs["images_aa"], slot=slot, training=False)
       self.discriminator_b(outputs["images_bb"], slot=slot, training=False)
+    if self.discriminator_a.classifier:
+      self.discriminator_a.classify(images_a, slot=SLOT_A, training=False)
+      self.discriminator_b.classify(images_b, slot=SLOT_B, training=False)
     if self.disc_optimizer is not None:
       self.disc_optimizer.build(self.discriminator_variables)
     if self.gen_optimizer is not None:
@@ -168,12 +179,15 @@ class UNIT(keras.Model):
 
   def _fake_logits(self, outputs, training):
     """D_a on a's reconstructions and b->a translations, D_b likewise; keys as the images."""
-    return {
-        "aa": self.discriminator_a(outputs["images_aa"], slot=SLOT_A, training=training),
-        "ba": self.discriminator_a(outputs["images_ba"], slot=SLOT_B, training=training),
-        "bb": self.discriminator_b(outputs["images_bb"], slot=SLOT_B, training=training),
-        "ab": self.discriminator_b(outputs["images_ab"], slot=SLOT_A, training=training),
-    }
+    return {key: self._discriminate(key, outputs, training)[0] for key in ("aa", "ba", "bb", "ab")}
+
+  def _discriminate(self, key, outputs, training):
+    """(logits, features) of the discriminator of the domain `key` ends in on images_<key>; the
+    statistics slot is the domain the image was decoded from (key[0])."""
+    discriminator = self.discriminator_a if key[1] == "a" else self.discriminator_b
+    slot = SLOT_A if key[0] == "a" else SLOT_B
+    features = discriminator.features(outputs[f"images_{key}"], slot=slot, training=training)
+    return discriminator.head(features, slot=slot, training=training), features
 
   def vae_losses(self, images_a, images_b, outputs):
     """Per-example likelihood and KL terms of each domain (Eqs. 2-3)."""
@@ -188,23 +202,60 @@ class UNIT(keras.Model):
 
   # ----- Algorithm 1 -----
 
-  def _discriminator_step(self, images_a, images_b, index=0):
-    """One update of D_a and D_b (Algorithm 1, lines 4-9) with E and G fixed; `index` is k."""
+  def _discriminator_step(self, images_a, images_b, labels_a=None, index=0):
+    """One update of D_a and D_b (Algorithm 1, lines 4-9) with E and G fixed; `index` is k.
+
+    With source labels (domain adaptation) the loss adds lambda_cls times the class-head
+    cross-entropy on the real source images, whose features the real/fake head reads too.
+    """
+    cfg = self.loss_config
     # Fakes come from outside the tape: no gradient is computed for E or G here.
     outputs = self._forward(images_a, images_b, training=True, noise_index=index)
     fakes = {k: tf.stop_gradient(v) for k, v in outputs.items() if k.startswith("images_")}
+    logs = {}
     with tf.GradientTape() as tape:
-      real_a = self.discriminator_a(images_a, slot=SLOT_A, training=True)
+      real_features_a = self.discriminator_a.features(images_a, slot=SLOT_A, training=True)
+      real_a = self.discriminator_a.head(real_features_a, slot=SLOT_A, training=True)
       real_b = self.discriminator_b(images_b, slot=SLOT_B, training=True)
-      fake = self._fake_logits(fakes, training=True)
-      loss_a = losses.discriminator_loss(real_a, fake["aa"], fake["ba"])
-      loss_b = losses.discriminator_loss(real_b, fake["bb"], fake["ab"])
-      total = _average(loss_a + loss_b)
+      fake = {key: self._discriminate(key, fakes, training=True)
+              for key in ("aa", "ba", "bb", "ab")}
+      loss_a = losses.discriminator_loss(real_a, fake["aa"][0], fake["ba"][0])
+      loss_b = losses.discriminator_loss(real_b, fake["bb"][0], fake["ab"][0])
+      per_example = loss_a + loss_b
+      if labels_a is not None and cfg.lambda_cls > 0:
+        class_logits = self.discriminator_a.class_logits(real_features_a, training=True)
+        cls = losses.classification_loss(class_logits, labels_a)
+        per_example += cfg.lambda_cls * cls
+        logs["cls_loss"] = _average(cls)
+        logs["cls_accuracy"] = _average(losses.correct_predictions(class_logits, labels_a))
+      if cfg.lambda_feature > 0:
+        feature = (losses.feature_matching_loss(fake["ab"][1], fake["aa"][1]) +
+                   losses.feature_matching_loss(fake["ba"][1], fake["bb"][1]))
+        per_example += cfg.lambda_feature * feature
+        logs["feature_loss"] = _average(feature)
+      total = _average(per_example)
       scaled = self.disc_optimizer.scale_loss(total)  # loss scaling under mixed_float16
     variables = self.discriminator_variables
     grads = tape.gradient(scaled, variables)
     self.disc_optimizer.apply(grads, variables)
-    return {"d_loss_a": _average(loss_a), "d_loss_b": _average(loss_b), "d_loss": total}
+    logs.update(d_loss_a=_average(loss_a), d_loss_b=_average(loss_b), d_loss=total)
+    return logs
+
+  def _source_classifier_step(self, images_a, labels_a):
+    """The no-adaptation baseline: one update of D_a's classifier path (its layers up to the
+    class head) on labelled source images; nothing else is trained."""
+    with tf.GradientTape() as tape:
+      class_logits = self.discriminator_a.classify(images_a, slot=SLOT_A, training=True)
+      cls = losses.classification_loss(class_logits, labels_a)
+      total = _average(cls)
+      scaled = self.disc_optimizer.scale_loss(total)
+    variables = self.discriminator_a.trainable_variables
+    grads = tape.gradient(scaled, variables)
+    # The real/fake head gets no gradient from this loss: leave it out of the update.
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    self.disc_optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+    return {"cls_loss": total,
+            "cls_accuracy": _average(losses.correct_predictions(class_logits, labels_a))}
 
   def _generator_step(self, images_a, images_b, index=0):
     """One update of E_a, E_b, G_a, G_b (Algorithm 1, lines 11-16) with D fixed.
@@ -235,21 +286,43 @@ class UNIT(keras.Model):
   def train_step(self, data):
     """Algorithm 1: K discriminator updates, then one encoder/generator update.
 
-    `data` = (images_a, images_b), each [(K + 1) * N, H, W, C]: K + 1 fresh batches of N.
+    `data` = (images_a, images_b[, labels_a]), each [(K + 1) * N, ...]: K + 1 fresh batches of N.
     """
-    images_a, images_b = data
+    images_a, images_b = data[0], data[1]
+    labels_a = data[2] if len(data) > 2 else None
     chunks = self.disc_steps + 1
     batches_a = tf.split(images_a, chunks, axis=0)
     batches_b = tf.split(images_b, chunks, axis=0)
+    batches_labels = tf.split(labels_a, chunks, axis=0) if labels_a is not None else [None] * chunks
     zero = tf.constant(0.0)
-    logs = {"d_loss_a": zero, "d_loss_b": zero, "d_loss": zero}
-    if self.loss_config.use_discriminators:
-      for k in range(self.disc_steps):
-        logs = self._discriminator_step(batches_a[k], batches_b[k], index=k)
-    logs.update(self._generator_step(batches_a[-1], batches_b[-1], index=self.disc_steps))
+    if self.loss_config.source_only:
+      if labels_a is None:
+        raise ValueError("source_only training needs source labels (a domain-adaptation task)")
+      logs = {}
+      for k in range(chunks):  # every chunk is a fresh labelled batch: use them all
+        logs = self._source_classifier_step(batches_a[k], batches_labels[k])
+    else:
+      logs = {"d_loss_a": zero, "d_loss_b": zero, "d_loss": zero}
+      if self.loss_config.use_discriminators:
+        for k in range(self.disc_steps):
+          logs = self._discriminator_step(batches_a[k], batches_b[k], batches_labels[k],
+                                          index=k)
+      logs.update(self._generator_step(batches_a[-1], batches_b[-1], index=self.disc_steps))
     for key in LOSS_KEYS:
       logs.setdefault(key, zero)
     return logs
+
+  def classify(self, images, domain="b"):
+    """[batch, 10] class logits of images of `domain` (domain adaptation; a = source).
+
+    Domain b (the target) is classified by D_b's class head, as Appendix C does at test time;
+    a source-only baseline has trained only D_a, so it classifies both domains with D_a.
+    """
+    if domain not in ("a", "b"):
+      raise ValueError(f"domain must be 'a' or 'b', got {domain!r}")
+    if domain == "a" or self.loss_config.source_only:
+      return self.discriminator_a.classify(images, slot=SLOT_A, training=False)
+    return self.discriminator_b.classify(images, slot=SLOT_B, training=False)
 
   # ----- translation -----
 

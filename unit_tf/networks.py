@@ -15,7 +15,8 @@ same layer objects go into both domains' networks. Every network keeps them apar
 `.shared` lists, so the UNIT model can run the shared part once on both domains' batches.
 
 Spatial context (Section 4, `ModelConfig.spatial_context`): encoders and discriminators then start
-with a `SpatialContext` layer that concatenates the y-image to their input; it holds no weights and
+with a `SpatialContext` layer that concatenates the y-image to their input (`xy_context`: the
+encoders get x- and y-images, as the authors' SVHN -> MNIST code); it holds no weights and
 is not part of any unit, so it changes neither the sharing counts nor a preset's layer list.
 """
 
@@ -37,6 +38,16 @@ class Conv:
   transpose: bool = False
   norm: bool = True
   activation: Optional[str] = "leaky_relu"
+  pool: int = 0  # max pooling (kernel = stride = pool) after the activation; 0: none
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense:
+  """FC-(N): flattens its input, then a fully connected layer, activation and dropout."""
+
+  units: int
+  activation: Optional[str] = None
+  dropout: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +71,9 @@ class Architecture:
   image_multiple: int  # image height/width must be a multiple of this (or equal to it, see below)
   fixed_size: Optional[int] = None  # the preset only works at this size (fully connected layers)
   paper_sharing: tuple = (4, 3, 4)  # the paper's (n_E, n_G, n_D) for this network
+  # A class head (domain adaptation, Tables 6 and 8): units applied to the features the last
+  # discriminator unit reads; shared between the domains whenever that last unit is.
+  classifier: tuple = ()
 
 
 def table3(gen_filters=32, dis_filters=32):
@@ -155,7 +169,52 @@ def table10(gen_filters=64, dis_filters=64):
                       paper_sharing=(3, 4, 4))
 
 
-PRESETS = {"toy": table3, "paper_natural": table10}
+def table6(gen_filters=32, dis_filters=20):
+  """Domain adaptation MNIST <-> USPS (Appendix C): Table 3's encoders and generators with the
+  LeNet discriminator of Table 6, which has a real/fake head (4a) and a 10-way class head (4b).
+
+    1   CONV-(N20,K5,S1), MaxPooling-(K2,S2)   private
+    2   CONV-(N50,K5,S1), MaxPooling-(K2,S2)   shared
+    3   FC-(N500), ReLU, Dropout               shared
+    4a  FC-(N1), Sigmoid                       shared (the sigmoid is folded into the loss)
+    4b  FC-(N10), Softmax                      shared (the softmax is folded into the loss)
+
+  Choices the table leaves open: the convolutions are "valid" (LeNet: 32 -> 28 -> 14 -> 10 -> 5)
+  and followed by a ReLU (the table names none; the authors' code has one), dropout 0.5, no
+  batch norm. Widths scale with `dis_filters` as 1 : 5/2 : 25 (20, 50, 500 at the paper's 20).
+  """
+  base = table3(gen_filters)
+  d = dis_filters
+  discriminator = (
+      (Conv(d, 5, 1, padding="valid", norm=False, activation="relu", pool=2),),
+      (Conv(max(1, 5 * d // 2), 5, 1, padding="valid", norm=False, activation="relu", pool=2),),
+      (Dense(25 * d, activation="relu", dropout=0.5),),
+      (Dense(1),),
+  )
+  return dataclasses.replace(base, discriminator=discriminator, classifier=((Dense(10),),),
+                             paper_sharing=(4, 3, 3))
+
+
+def table8(gen_filters=32, dis_filters=64):
+  """Domain adaptation SVHN -> MNIST (Appendix C): Table 3's encoders and generators with the
+  discriminator of Table 8 (after Taigman et al. 2017):
+
+    1..4  CONV-(N64/128/256/512,K5,S1), MaxPooling-(K2,S2)   layer 1 private, 2-4 shared
+    5a    FC-(N1), Sigmoid                                   shared (sigmoid folded into the loss)
+    5b    FC-(N10), Softmax                                  shared (softmax folded into the loss)
+
+  Choices: "same" padding (32 -> 16 -> 8 -> 4 -> 2), ReLU after each convolution, no batch norm.
+  """
+  base = table3(gen_filters)
+  d = dis_filters
+  discriminator = tuple(
+      (Conv(d * 2**i, 5, 1, norm=False, activation="relu", pool=2),) for i in range(4)
+  ) + ((Dense(1),),)
+  return dataclasses.replace(base, discriminator=discriminator, classifier=((Dense(10),),),
+                             paper_sharing=(4, 3, 4))
+
+
+PRESETS = {"toy": table3, "paper_natural": table10, "digits_lenet": table6, "digits_svhn": table8}
 
 
 def architecture_for(config):
@@ -198,7 +257,10 @@ def _make_layers(unit_specs, config, name, out_channels=None):
           transpose=spec.transpose, norm=config.norm if spec.norm else "none",
           activation=spec.activation, leaky_slope=config.leaky_slope,
           bn_momentum=config.bn_momentum, sync_batch_norm=config.sync_batch_norm,
-          name=layer_name))
+          pool=spec.pool, name=layer_name))
+    elif isinstance(spec, Dense):
+      made.append(unit_layers.DenseBlock(spec.units, activation=spec.activation,
+                                         dropout=spec.dropout, name=layer_name))
     elif isinstance(spec, Gaussian):
       made.append(unit_layers.GaussianHead(spec.channels, name=layer_name))
     elif isinstance(spec, Skip):
@@ -251,12 +313,13 @@ class Encoder(keras.Model):
 
   `slot` is the batch-norm statistics slot of this encoder's domain (0 for a, 1 for b)."""
 
-  def __init__(self, private, shared, slot, spatial_context=False, **kwargs):
+  def __init__(self, private, shared, slot, spatial_context=False, xy_context=False, **kwargs):
     super().__init__(**kwargs)
     self.private = list(private)
     self.shared = list(shared)
     self.slot = slot
-    self.context = unit_layers.SpatialContext(name="spatial_context") if spatial_context else None
+    self.context = (unit_layers.SpatialContext(x_channel=xy_context, name="spatial_context")
+                    if spatial_context or xy_context else None)
     _track(self, "private", self.private)
     _track(self, "shared", self.shared)
 
@@ -305,21 +368,51 @@ class Discriminator(keras.Model):
   """D: image -> real/fake logits map [batch, h, w, 1] (sigmoid folded into the loss).
 
   `slot` is the domain the image was drawn from (real images and reconstructions: this D's own
-  domain; translations: the other one)."""
+  domain; translations: the other one). With a class head (domain adaptation, Tables 6 and 8)
+  `classify` maps images to [batch, 10] class logits from the same features the real/fake output
+  reads (`features`).
+  """
 
-  def __init__(self, private, shared, spatial_context=False, **kwargs):
+  def __init__(self, private, shared, classifier=(), spatial_context=False, **kwargs):
     super().__init__(**kwargs)
     self.private = list(private)
     self.shared = list(shared)
+    self.classifier = list(classifier)
     self.context = unit_layers.SpatialContext(name="spatial_context") if spatial_context else None
     _track(self, "private", self.private)
     _track(self, "shared", self.shared)
+    _track(self, "classifier", self.classifier)
 
-  def call(self, images, slot=0, training=None):
+  def build(self, input_shape):
+    # Sublayers create their weights on first call (UNIT.build_for makes that call eagerly).
+    del input_shape
+    self.built = True
+
+  def features(self, images, slot=0, training=None):
+    """The input of the last unit (and of the class head)."""
     features = images if self.context is None else self.context(images)
-    for layer in self.private + self.shared:
+    for layer in (self.private + self.shared)[:-1]:
       features = layer(features, slot=slot, training=training)
     return features
+
+  def head(self, features, slot=0, training=None):
+    """The real/fake logits from `features`."""
+    return (self.private + self.shared)[-1](features, slot=slot, training=training)
+
+  def class_logits(self, features, training=None):
+    if not self.classifier:
+      raise ValueError(f"{self.name} has no class head: use a domain-adaptation arch "
+                       "(digits_lenet or digits_svhn)")
+    for layer in self.classifier:
+      features = layer(features, training=training)
+    return features
+
+  def classify(self, images, slot=0, training=None):
+    """[batch, 10] class logits of the images (softmax folded into the loss)."""
+    return self.class_logits(self.features(images, slot, training), training)
+
+  def call(self, images, slot=0, training=None):
+    return self.head(self.features(images, slot, training), slot, training)
 
 
 @dataclasses.dataclass
@@ -345,7 +438,8 @@ def build_networks(config):
   enc_shared = _build_units(enc_shared_units, config,
                             f"enc_shared_L{len(enc_private_units)}_")
   encoders = [Encoder(_build_units(enc_private_units, config, f"enc_{d}_L"), enc_shared,
-                      slot=slot, spatial_context=config.spatial_context, name=f"encoder_{d}")
+                      slot=slot, spatial_context=config.spatial_context,
+                      xy_context=config.xy_context, name=f"encoder_{d}")
               for slot, d in enumerate("ab")]
 
   gen_shared_units = arch.generator[:config.n_shared_gen]
@@ -360,8 +454,14 @@ def build_networks(config):
   dis_private_units, dis_shared_units = _split_shared_last(arch.discriminator,
                                                            config.n_shared_dis)
   dis_shared = _build_units(dis_shared_units, config, f"dis_shared_L{len(dis_private_units)}_")
+  # The class head reads what the last unit reads: shared exactly when that unit is.
+  classifier_shared = config.n_shared_dis > 0
+  shared_head = _build_units(arch.classifier, config, "cls_shared_L") if classifier_shared else ()
   discriminators = [Discriminator(_build_units(dis_private_units, config, f"dis_{d}_L"),
-                                  dis_shared, spatial_context=config.spatial_context,
+                                  dis_shared,
+                                  classifier=shared_head if classifier_shared else
+                                  _build_units(arch.classifier, config, f"cls_{d}_L"),
+                                  spatial_context=config.spatial_context,
                                   name=f"discriminator_{d}") for d in "ab"]
   return Networks(encoders[0], encoders[1], generators[0], generators[1], discriminators[0],
                   discriminators[1])

@@ -7,6 +7,13 @@
                                                                             [batch], PNG bytes
   serving_default       = a2b
 
+A domain-adaptation model (an arch with a class head, Appendix C) also has
+
+  classify_a, classify_b  images  uint8 [batch, 32, 32, channels]  ->  scores  float32 [batch, 10]
+                                                                      (softmax probabilities),
+                                                                      classes  int64 [batch]
+  classify_b is the target-domain classifier the paper evaluates (D_b's class head).
+
 A model exported with sampling (`--sample`) takes one more input, `seed` int64 [batch]: image i is
 translated with noise keyed by seed[i], the same in any batch.
 
@@ -34,6 +41,9 @@ DEFAULT_SIGNATURE = "a2b"
 IMAGES = "images"  # the input of every signature, the output of a2b / b2a
 IMAGES_BYTES = "images_bytes"  # the output of the *_bytes signatures (see the module docstring)
 SEED = "seed"  # the extra input of a model exported with sampling
+CLASSIFIERS = ("classify_a", "classify_b")  # domain-adaptation models only
+SCORES = "scores"  # classify_*: softmax probabilities [batch, 10]
+CLASSES = "classes"  # classify_*: argmax class [batch]
 
 
 def is_bytes_signature(signature):

@@ -203,7 +203,9 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
   os.makedirs(model_dir, exist_ok=True)
   _check_compatible(model_dir, model_config, loss_config)
   if chief:
-    unit_config.save_configs(model_dir, model=model_config, loss=loss_config, train=train_config)
+    describe = getattr(task, "describe", None)
+    unit_config.save_configs(model_dir, model=model_config, loss=loss_config, train=train_config,
+                             data=describe() if describe else None)
   keras.utils.set_random_seed(train_config.seed)
   previous_policy = keras.config.dtype_policy()
   keras.config.set_dtype_policy(train_config.mixed_precision)
@@ -263,10 +265,12 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
           for k, v in logs.items():
             tf.summary.scalar(f"loss/{k}", v, step=step)
           tf.summary.scalar("perf/steps_per_sec", rate, step=step)
-          logging.info("step %d/%d | d %.4f g %.4f | recon %.3f/%.3f kl %.3f/%.3f gan %.3f/%.3f "
-                       "| %.2f it/s | ETA %s", step, train_config.max_steps, logs["d_loss"],
+          classes = (f" | cls {logs['cls_loss']:.3f} acc {logs['cls_accuracy']:.3f}"
+                     if loss_config.lambda_cls > 0 or loss_config.source_only else "")
+          logging.info("step %d/%d | d %.4f g %.4f | recon %.3f/%.3f kl %.3f/%.3f gan %.3f/%.3f"
+                       "%s | %.2f it/s | ETA %s", step, train_config.max_steps, logs["d_loss"],
                        logs["g_loss"], logs["recon_a"], logs["recon_b"], logs["kl_a"],
-                       logs["kl_b"], logs["gan_a"], logs["gan_b"], rate,
+                       logs["kl_b"], logs["gan_a"], logs["gan_b"], classes, rate,
                        _format_eta((train_config.max_steps - step) / rate if rate > 0 else
                                    float("nan")))
           interval_start, interval_steps = time.perf_counter(), 0

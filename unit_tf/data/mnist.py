@@ -21,13 +21,14 @@ HOW_TO_PROVIDE = ("pass --data_path=PATH/mnist.npz (a Keras-format .npz with x_t
                   "x_test, y_test) or --tfds_data_dir=DIR holding a prepared TFDS 'mnist'")
 
 
-def load_npz(path, keys=NPZ_KEYS):
+def load_npz(path, keys=NPZ_KEYS, how_to=HOW_TO_PROVIDE):
   """Loads a Keras-format digits .npz, checking keys, ranks and dtypes.
 
-  Returns {key: array}: images as uint8 [N, H, W], labels as int64 [N].
+  Returns {key: array}: images as uint8 [N, H, W] (or [N, H, W, 3] for RGB sets such as SVHN),
+  labels as int64 [N].
   """
   if not os.path.exists(path):
-    raise DataError(f"{path} does not exist; {HOW_TO_PROVIDE}")
+    raise DataError(f"{path} does not exist; {how_to}")
   try:
     with np.load(path) as data:
       arrays = {k: data[k] for k in data.files}
@@ -42,8 +43,9 @@ def load_npz(path, keys=NPZ_KEYS):
     if key.startswith("x_"):
       if value.ndim == 4 and value.shape[-1] == 1:
         value = value[..., 0]
-      if value.ndim != 3:
-        raise DataError(f"{path}:{key} must be [N, H, W] images, got shape {value.shape}")
+      if not (value.ndim == 3 or (value.ndim == 4 and value.shape[-1] == 3)):
+        raise DataError(f"{path}:{key} must be [N, H, W] (grey) or [N, H, W, 3] (RGB) images, "
+                        f"got shape {value.shape}")
       if value.dtype != np.uint8:
         if value.size and (np.nanmin(value) < 0 or np.nanmax(value) > 255 or
                            np.isnan(value).any()):
@@ -69,7 +71,7 @@ def _host_reachable(host, timeout=3.0):
     return False
 
 
-def load_tfds(name="mnist", data_dir=None, download=None):
+def load_tfds(name="mnist", data_dir=None, download=None, how_to=HOW_TO_PROVIDE):
   """Loads a TFDS image classification set with train/test splits into the npz layout.
 
   `download=None` downloads only if the set is not prepared in `data_dir` and the TFDS download
@@ -84,10 +86,10 @@ def load_tfds(name="mnist", data_dir=None, download=None):
     if data_dir is not None and download is None:
       download = False
     if download is False:
-      raise DataError(f"TFDS '{name}' is not prepared in {builder.data_dir}; {HOW_TO_PROVIDE}")
+      raise DataError(f"TFDS '{name}' is not prepared in {builder.data_dir}; {how_to}")
     if not _host_reachable(TFDS_DOWNLOAD_HOST):
       raise DataError(f"TFDS '{name}' is not prepared in {builder.data_dir} and the download "
-                      f"host {TFDS_DOWNLOAD_HOST[0]} cannot be reached; {HOW_TO_PROVIDE}")
+                      f"host {TFDS_DOWNLOAD_HOST[0]} cannot be reached; {how_to}")
     builder.download_and_prepare()
   out = {}
   for split in ("train", "test"):

@@ -17,6 +17,8 @@ at any step gives exactly the batches an uninterrupted run would have seen there
 import numpy as np
 import tensorflow as tf
 
+from unit_tf.data import stream
+
 SPLIT_SEED = 1703  # the paper's arXiv number; fixed so every run uses the same halves
 TEST_COLOUR_SEED = 1704
 IMAGE_SIZE = 32
@@ -115,14 +117,8 @@ def _domain_stream(images_uint8, palette, batch_size, seed, domain):
     raise ValueError(f"batch of {batch_size} is larger than the {n} training images of a domain")
 
   def batch(i):
-    positions = i * batch_size + tf.range(batch_size, dtype=tf.int64)
-    epochs, offsets = positions // n, positions % n
     stream_key = tf.constant(seed * 2 + domain, tf.int64)
-    # A batch spans at most two epochs (batch_size <= n): permute with both epochs' keys.
-    first = epochs[0]
-    shuffled = [tf.random.experimental.index_shuffle(offsets, tf.stack([stream_key, e]),
-                                                     max_index=n - 1) for e in (first, first + 1)]
-    indices = tf.where(epochs == first, shuffled[0], shuffled[1])
+    indices = stream.shuffled_indices(i, batch_size, n, stream_key)
     picked = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
     colour_ids = tf.random.stateless_uniform([batch_size], seed=tf.stack([stream_key, i]),
                                              maxval=3, dtype=tf.int32)

@@ -1,0 +1,269 @@
+"""Domain adaptation (Appendix C): two-head discriminators, the source-label class loss, the
+no-adaptation baseline, accuracy evaluation, the USPS loader, the command line and the export."""
+
+import gzip
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_tool, tiny_mnist
+from unit_tf import losses
+from unit_tf import model as unit_model
+from unit_tf import tasks
+from unit_tf import training
+from unit_tf.config import LossConfig, ModelConfig, TrainConfig
+from unit_tf.data import digits
+from unit_tf.data.errors import DataError
+
+TINY_LENET = ModelConfig(arch="digits_lenet", image_size=32, channels_a=1, channels_b=1,
+                         gen_filters=4, dis_filters=4, n_shared_dis=3)
+TINY_SVHN = ModelConfig(arch="digits_svhn", image_size=32, channels_a=3, channels_b=1,
+                        gen_filters=4, dis_filters=4, n_shared_dis=4, xy_context=True)
+
+
+def _built(config, loss_config=LossConfig(lambda_cls=1.0)):
+  model, _, _ = training.build_trained_objects(
+      config, loss_config, TrainConfig(batch_size=2),
+      (32, 32, config.channels_a), (32, 32, config.channels_b))
+  return model
+
+
+def _images(n, channels=1, seed=0):
+  return tf.random.stateless_uniform((n, 32, 32, channels), seed=[seed, 1], minval=-1, maxval=1)
+
+
+@pytest.mark.parametrize("config", [TINY_LENET, TINY_SVHN], ids=["table6", "table8"])
+def test_two_heads_shapes_and_sharing(config):
+  model = _built(config)
+  d_a, d_b = model.discriminator_a, model.discriminator_b
+  images_a, images_b = _images(3, config.channels_a), _images(3, config.channels_b)
+  assert tuple(d_a(images_a).shape) == (3, 1)
+  assert tuple(d_a.classify(images_a).shape) == (3, 10)
+  assert tuple(model.classify(images_b, "b").shape) == (3, 10)
+  # first layer private, the rest and both heads the same objects in D_a and D_b
+  assert d_a.private[0] is not d_b.private[0]
+  assert [id(x) for x in d_a.shared] == [id(x) for x in d_b.shared]
+  assert d_a.classifier[0] is d_b.classifier[0]
+
+
+def test_table6_has_lenet_widths():
+  config = ModelConfig(arch="digits_lenet", image_size=32, channels_a=1, channels_b=1,
+                       gen_filters=4, dis_filters=20, n_shared_dis=3)
+  d_a = _built(config).discriminator_a
+  shapes = [tuple(v.shape) for v in d_a.trainable_variables if v.path.endswith("kernel")]
+  # 20 and 50 5x5 filters, FC-500 on the 5x5x50 map, FC-1, FC-10
+  assert shapes == [(5, 5, 1, 20), (5, 5, 20, 50), (1250, 500), (500, 1), (500, 10)]
+
+
+def test_class_loss_trains_the_class_head_and_logs():
+  model = _built(TINY_LENET, LossConfig(lambda_cls=10.0, lambda_feature=1e-3))
+  head = model.discriminator_a.classifier[0].dense.kernel
+  before = head.numpy().copy()
+  labels = tf.constant([0, 1, 2, 3])
+  logs = model.train_step((_images(4), _images(4, seed=1), labels))
+  assert not np.allclose(head.numpy(), before)
+  assert float(logs["cls_loss"]) > 0 and float(logs["feature_loss"]) > 0
+  assert 0.0 <= float(logs["cls_accuracy"]) <= 1.0
+
+
+def test_without_labels_the_class_head_is_untouched():
+  model = _built(TINY_LENET, LossConfig(lambda_cls=10.0))
+  head = model.discriminator_a.classifier[0].dense.kernel
+  before = head.numpy().copy()
+  logs = model.train_step((_images(4), _images(4, seed=1)))
+  np.testing.assert_array_equal(head.numpy(), before)
+  assert float(logs["cls_loss"]) == 0.0
+
+
+def test_source_only_trains_only_the_source_classifier():
+  model = _built(TINY_LENET, LossConfig(source_only=True))
+  watched = {"d_a_private": model.discriminator_a.private[0].conv.kernel,
+             "d_b_private": model.discriminator_b.private[0].conv.kernel,
+             "head": model.discriminator_a.classifier[0].dense.kernel,
+             "real_fake": model.discriminator_a.shared[-1].dense.kernel,
+             "encoder": model.encoder_a.private[0].conv.kernel}
+  before = {k: v.numpy().copy() for k, v in watched.items()}
+  model.train_step((_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3])))
+  changed = {k: not np.allclose(v.numpy(), before[k]) for k, v in watched.items()}
+  assert changed == {"d_a_private": True, "d_b_private": False, "head": True,
+                     "real_fake": False, "encoder": False}
+  # the baseline classifies the target domain with the source classifier
+  images = _images(2)
+  np.testing.assert_allclose(model.classify(images, "b"), model.classify(images, "a"))
+
+
+def _labelled(n, seed):
+  """Digits whose label is written into their top-left pixel (value 20 * label)."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, 10, n)
+  x = rng.integers(0, 255, (n, 16, 16)).astype(np.uint8)
+  x[:, 0, 0] = 20 * labels
+  return x, labels
+
+
+def _uda_arrays(seed=0):
+  x_train, y_train = _labelled(24, seed)
+  x_test, y_test = _labelled(10, seed + 1)
+  return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def test_training_batches_carry_source_labels_only():
+  source = _uda_arrays(0)
+  target = _uda_arrays(1)
+  del target["y_train"]  # the task must not need the target's training labels at all
+  task = tasks.DomainAdaptationTask(source, target, image_size=16)
+  images_a, images_b, labels = next(iter(task.train_dataset(8, seed=3)))
+  assert images_a.shape == (8, 16, 16, 1) and images_b.shape == (8, 16, 16, 1)
+  # each label is the one of the source image it comes with
+  pixel = np.rint((images_a.numpy()[:, 0, 0, 0] + 1.0) * 127.5)
+  np.testing.assert_array_equal(labels.numpy(), pixel / 20)
+  assert len(task.train_dataset(8, seed=3).element_spec) == 3
+
+
+def test_target_training_labels_never_reach_the_loss():
+  """Same data, different target training labels: identical losses and weights."""
+  results = []
+  for permutation_seed in (0, 1):
+    target = _uda_arrays(1)
+    target["y_train"] = np.random.default_rng(permutation_seed).permutation(target["y_train"])
+    task = tasks.DomainAdaptationTask(_uda_arrays(0), target, image_size=32)
+    keras.utils.set_random_seed(0)
+    model = _built(TINY_LENET, LossConfig(lambda_cls=1.0, lambda_feature=1e-3))
+    logs = model.train_step(next(iter(task.train_dataset(4, seed=0))))
+    results.append((float(logs["d_loss"]), model.discriminator_b.private[0].conv.kernel.numpy()))
+  assert results[0][0] == results[1][0]
+  np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+class _PixelClassifier:
+  """A hand-made classifier: reads the label from the top-left pixel; wrong on purpose for the
+  first `wrong` images of the target domain."""
+
+  def __init__(self, wrong):
+    self.wrong = wrong
+
+  def classify(self, images, domain):
+    label = tf.cast(tf.round((images[:, 0, 0, 0] + 1.0) * 127.5 / 20.0), tf.int32)
+    if domain == "b":
+      flip = tf.range(tf.shape(label)[0]) < self.wrong
+      label = tf.where(flip, (label + 1) % 10, label)
+    return tf.one_hot(label, 10)
+
+
+def test_evaluation_matches_a_classifier_of_known_accuracy():
+  task = tasks.DomainAdaptationTask(_uda_arrays(0), _uda_arrays(1), image_size=16,
+                                    eval_batch_size=4)
+  results = task.evaluate(_PixelClassifier(wrong=3))
+  # eval batches of 4, 4 and 2 images: the first 3 of each batch are misclassified in the
+  # target, 3 + 3 + 2 = 8 of 10
+  assert results == {"target_accuracy": pytest.approx(2 / 10), "source_accuracy": 1.0}
+  assert task.evaluate(_PixelClassifier(wrong=0), max_examples=5) == {
+      "target_accuracy": 1.0, "source_accuracy": 1.0}
+
+
+def _write_usps(path, rows):
+  with gzip.open(path, "wt") as f:
+    for row in rows:
+      f.write(" ".join(str(v) for v in row) + "\n")
+
+
+def test_usps_loader_reads_the_esl_format(tmp_path):
+  rng = np.random.default_rng(0)
+  rows = [[d] + list(np.round(rng.uniform(-1, 1, 256), 4)) for d in (6, 5, 4)]
+  rows[0][1] = -1.0
+  rows[0][2] = 1.0
+  _write_usps(tmp_path / "zip.train.gz", rows)
+  _write_usps(tmp_path / "zip.test.gz", rows[:2])
+  data = digits.load_domain("usps", str(tmp_path))
+  assert data["x_train"].shape == (3, 16, 16) and data["x_train"].dtype == np.uint8
+  np.testing.assert_array_equal(data["y_train"], [6, 5, 4])
+  assert data["x_train"][0, 0, 0] == 0 and data["x_train"][0, 0, 1] == 255
+  assert data["x_test"].shape == (2, 16, 16)
+  prepared = digits.prepare(data["x_train"], 32, 3)
+  assert prepared.shape == (3, 32, 32, 3) and prepared.dtype == np.uint8
+
+
+def test_usps_loader_errors_name_the_problem(tmp_path):
+  with pytest.raises(DataError, match="lacks zip.train.gz"):
+    digits.load_domain("usps", str(tmp_path), flag="--data_path_b")
+  _write_usps(tmp_path / "zip.train.gz", [[3] + [0.0] * 255])
+  with pytest.raises(DataError, match=r"zip.train.gz:1: expected a label and 256 values"):
+    digits.load_domain("usps", str(tmp_path))
+  _write_usps(tmp_path / "zip.train.gz", [[12] + [0.0] * 256])
+  with pytest.raises(DataError, match="not a digit"):
+    digits.parse_usps_zip(str(tmp_path / "zip.train.gz"))
+  with pytest.raises(DataError, match="does not exist.*--data_path_a"):
+    digits.load_domain("mnist", str(tmp_path / "missing.npz"), flag="--data_path_a")
+
+
+UDA_TINY = ["--task=uda", "--arch=digits_lenet", "--source=mnist", "--target=usps",
+            "--channels_a=1", "--channels_b=1", "--gen_filters=4", "--dis_filters=4",
+            "--n_shared_dis=3", "--lambda_cls=10", "--lambda_feature=0.0001",
+            "--batch_size=4", "--max_steps=2", "--log_every=1", "--image_every=2",
+            "--eval_every=2", "--checkpoint_every=2", "--eval_examples=8"]
+
+
+def test_cli_train_evaluate_export_classify(tmp_path):
+  mnist_path, usps_path = tmp_path / "mnist.npz", tmp_path / "usps.npz"
+  np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
+  usps = tiny_mnist(n_train=32, n_test=8, seed=1)
+  usps = {k: (v[:, 6:22, 6:22] if k.startswith("x_") else v) for k, v in usps.items()}
+  np.savez(usps_path, **usps)
+  model_dir = str(tmp_path / "run")
+  data = [f"--data_path_a={mnist_path}", f"--data_path_b={usps_path}"]
+  proc = run_tool("train.py", f"--model_dir={model_dir}", *data, *UDA_TINY)
+  assert "eval target_accuracy=" in proc.stderr and "cls " in proc.stderr
+  result = json.loads(run_tool("evaluate.py", f"--model_dir={model_dir}", "--task=uda",
+                               *data).stdout.strip().splitlines()[-1])
+  assert set(result) == {"target_accuracy", "source_accuracy", "step"} and result["step"] == 2
+  assert 0.0 <= result["target_accuracy"] <= 1.0
+
+  export_dir = str(tmp_path / "export")
+  run_tool("export.py", f"--model_dir={model_dir}", f"--export_dir={export_dir}")
+  loaded = tf.saved_model.load(os.path.join(export_dir, "2"))
+  assert {"classify_a", "classify_b", "a2b"} <= set(loaded.signatures)
+  images = (np.arange(2 * 32 * 32) % 256).astype(np.uint8).reshape(2, 32, 32, 1)
+  out = loaded.signatures["classify_b"](images=tf.constant(images))
+  np.testing.assert_allclose(out["scores"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+  np.testing.assert_array_equal(out["classes"].numpy(), np.argmax(out["scores"].numpy(), 1))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"classify_b:\] \[this model takes 32x32"):
+    loaded.signatures["classify_b"](images=tf.zeros([1, 28, 28, 1], tf.uint8))
+
+  # the no-adaptation baseline on the same data
+  baseline = str(tmp_path / "baseline")
+  run_tool("train.py", f"--model_dir={baseline}", *data, *UDA_TINY, "--source_only")
+  result = json.loads(run_tool("evaluate.py", f"--model_dir={baseline}", "--task=uda",
+                               *data).stdout.strip().splitlines()[-1])
+  assert result["step"] == 2
+
+
+def test_cli_rejects_bad_uda_flags(tmp_path):
+  proc = run_tool("train.py", f"--model_dir={tmp_path / 'r'}", *UDA_TINY[:1], "--arch=toy",
+                  check=False)
+  assert proc.returncode != 0 and "--task=uda needs a discriminator with a class head" in (
+      proc.stderr)
+  proc = run_tool("train.py", f"--model_dir={tmp_path / 'r'}", "--lambda_cls=1", check=False)
+  assert proc.returncode != 0 and "need labelled source images" in proc.stderr
+  proc = run_tool("train.py", f"--model_dir={tmp_path / 'r'}", *UDA_TINY,
+                  f"--data_path_a={tmp_path / 'missing.npz'}", check=False)
+  assert proc.returncode != 0 and "missing.npz does not exist" in proc.stderr
+
+
+def test_classification_loss_formula():
+  logits = tf.constant([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+  expected = [-np.log(np.exp(2) / (np.exp(2) + 2)), np.log(3)]
+  np.testing.assert_allclose(losses.classification_loss(logits, [0, 1]), expected, rtol=1e-6)
+  np.testing.assert_array_equal(losses.correct_predictions(logits, [0, 1]), [1.0, 0.0])
+  np.testing.assert_allclose(
+      losses.feature_matching_loss(tf.ones((2, 3)), tf.zeros((2, 3))), [3.0, 3.0])
+
+
+def test_shared_usps_and_mnist_npz_load():
+  from conftest import shared_path  # pylint: disable=g-import-not-at-top
+  usps = digits.load_domain("usps", shared_path("data", "usps.npz"))
+  assert usps["x_train"].shape == (7291, 16, 16) and usps["x_test"].shape == (2007, 16, 16)
