@@ -70,6 +70,19 @@ def test_class_loss_trains_the_class_head_and_logs():
   assert 0.0 <= float(logs["cls_accuracy"]) <= 1.0
 
 
+def test_translated_class_loss_reaches_the_target_discriminator():
+  """--lambda_cls_translated: D_b's class head on a->b translations with the source labels. The
+  same step with the term on updates D_b's private first layer differently."""
+  kernels = {}
+  for weight in (0.0, 1.0):
+    keras.utils.set_random_seed(0)
+    model = _built(TINY_LENET, LossConfig(lambda_cls=1.0, lambda_cls_translated=weight))
+    logs = model.train_step((_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3])))
+    assert (float(logs["cls_translated_loss"]) > 0) == (weight > 0)
+    kernels[weight] = model.discriminator_b.private[0].conv.kernel.numpy()
+  assert not np.allclose(kernels[0.0], kernels[1.0])
+
+
 def test_without_labels_the_class_head_is_untouched():
   model = _built(TINY_LENET, LossConfig(lambda_cls=10.0))
   head = model.discriminator_a.classifier[0].dense.kernel

@@ -83,6 +83,9 @@ flags.DEFINE_float("lambda_cls", 0.0, "Task uda: weight of the source class-head
 flags.DEFINE_float("lambda_feature", 0.0, "Task uda: weight of discriminator feature matching "
                    "(D_b features of a->b against D_a features of a->a, and the reverse; the "
                    "authors' code). 0 = off.", lower_bound=0.0)
+flags.DEFINE_float("lambda_cls_translated", 0.0, "Task uda, our variant: weight of D_b's "
+                   "class-head cross-entropy on a->b translations of the labelled source images "
+                   "(source labels). 0 = the paper's method.", lower_bound=0.0)
 flags.DEFINE_bool("source_only", False, "Task uda: the no-adaptation baseline: train only the "
                   "source classifier (D_a's class path) on source labels.")
 # ----- training -----
@@ -184,9 +187,10 @@ def configs():
   if FLAGS.task == "uda" and FLAGS.arch not in uda_archs:
     raise app.UsageError("--task=uda needs a discriminator with a class head: --arch="
                          "digits_lenet (Table 6) or --arch=digits_svhn (Table 8)")
-  if FLAGS.task != "uda" and (FLAGS.lambda_cls > 0 or FLAGS.source_only):
-    raise app.UsageError("--lambda_cls and --source_only need labelled source images: "
-                         "--task=uda")
+  if FLAGS.task != "uda" and (FLAGS.lambda_cls > 0 or FLAGS.lambda_cls_translated > 0 or
+                              FLAGS.source_only):
+    raise app.UsageError("--lambda_cls, --lambda_cls_translated and --source_only need "
+                         "labelled source images: --task=uda")
   if FLAGS.task not in ("toy", "uda") and FLAGS.arch != "paper_natural":
     raise app.UsageError(f"--task={FLAGS.task} needs --arch=paper_natural (the toy network "
                          "takes 32x32 images only)")
@@ -204,7 +208,8 @@ def configs():
                            lambda_gan=FLAGS.lambda_gan, recon_loss=FLAGS.recon_loss,
                            use_discriminators=not FLAGS.no_discriminators,
                            lambda_cls=FLAGS.lambda_cls, lambda_feature=FLAGS.lambda_feature,
-                           source_only=FLAGS.source_only)
+                           source_only=FLAGS.source_only,
+                           lambda_cls_translated=FLAGS.lambda_cls_translated)
   train_config = TrainConfig(
       batch_size=FLAGS.batch_size, max_steps=FLAGS.max_steps, learning_rate=FLAGS.learning_rate,
       beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2, disc_steps=FLAGS.disc_steps, seed=FLAGS.seed,

@@ -71,6 +71,9 @@ class LossConfig:
     lambda_feature: weight of the discriminator feature-matching term of the authors' code
       (D_b's features of a->b translations against D_a's of a->a reconstructions, and the
       reverse), added to the discriminator update.
+    lambda_cls_translated: domain adaptation, our variant: weight of the cross-entropy of D_b's
+      class head on the a->b translations of the labelled source images, with their source
+      labels (discriminator update). 0 = off, the paper's method.
     source_only: the no-adaptation baseline: train only D_a's classifier path on source labels
       (no encoder, generator or adversarial update); target images are then classified by it.
   """
@@ -83,6 +86,7 @@ class LossConfig:
   lambda_cls: float = 0.0
   lambda_feature: float = 0.0
   source_only: bool = False
+  lambda_cls_translated: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

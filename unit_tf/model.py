@@ -12,6 +12,8 @@ update. It returns the logging contract (all scalars, averaged over the global b
   g_loss                            the total the encoders/generators minimise
   cls_loss, cls_accuracy            domain adaptation: D_a's class head on the labelled source
                                     batch (0 without labels)
+  cls_translated_loss               domain adaptation: D_b's class head on a->b translations of
+                                    the source batch, with the source labels (0 if off)
   feature_loss                      domain adaptation: discriminator feature matching (0 if off)
 
 Domain adaptation (Appendix C): `data` may carry a third element, the source (domain a) labels,
@@ -34,7 +36,7 @@ from unit_tf.config import LossConfig
 
 SLOT_A, SLOT_B = 0, 1
 LOSS_KEYS = ("d_loss_a", "d_loss_b", "d_loss", "recon_a", "recon_b", "kl_a", "kl_b", "gan_a",
-             "gan_b", "g_loss", "cls_loss", "cls_accuracy", "feature_loss")
+             "gan_b", "g_loss", "cls_loss", "cls_accuracy", "cls_translated_loss", "feature_loss")
 
 
 def _average(per_example):
@@ -228,6 +230,12 @@ class UNIT(keras.Model):
         per_example += cfg.lambda_cls * cls
         logs["cls_loss"] = _average(cls)
         logs["cls_accuracy"] = _average(losses.correct_predictions(class_logits, labels_a))
+      if labels_a is not None and cfg.lambda_cls_translated > 0:
+        # D_b's class head on a->b translations of the labelled source images (source labels)
+        translated_logits = self.discriminator_b.class_logits(fake["ab"][1], training=True)
+        cls_translated = losses.classification_loss(translated_logits, labels_a)
+        per_example += cfg.lambda_cls_translated * cls_translated
+        logs["cls_translated_loss"] = _average(cls_translated)
       if cfg.lambda_feature > 0:
         feature = (losses.feature_matching_loss(fake["ab"][1], fake["aa"][1]) +
                    losses.feature_matching_loss(fake["ba"][1], fake["bb"][1]))
