@@ -46,11 +46,13 @@ flags.DEFINE_string("attribute", None, "Task celeba: the attribute of domain a (
 flags.DEFINE_enum("channels_a", "3", ["1", "3"], "Channels of domain a (1: thermal IR / grey).")
 flags.DEFINE_enum("channels_b", "3", ["1", "3"], "Channels of domain b.")
 # ----- model -----
-flags.DEFINE_enum("arch", "toy", ["toy", "paper_natural", "digits_lenet", "digits_svhn"],
+flags.DEFINE_enum("arch", "toy", ["toy", "paper_natural", "digits_lenet", "digits_svhn", "nips"],
                   "Network preset: toy = the paper's Table 3 (32x32); paper_natural = Table 10 "
                   "(fully convolutional, stochastic skip connections); digits_lenet / "
                   "digits_svhn = Table 3 with the two-head discriminators of Tables 6 / 8 "
-                  "(domain adaptation, 32x32).")
+                  "(domain adaptation, 32x32); nips = the NIPS 2017 version of the authors' code "
+                  "release (residual blocks, instance norm, multi-scale discriminators; README, "
+                  "'--arch=nips').")
 flags.DEFINE_bool("spatial_context", False, "Concatenate a y-coordinate channel (-1 top, +1 "
                   "bottom) to the encoders' and discriminators' input (Section 4).")
 flags.DEFINE_bool("xy_context", False, "Concatenate x- and y-coordinate channels to the "
@@ -60,13 +62,19 @@ flags.DEFINE_integer("gen_filters", 32, "Filters of the first encoder layer, dou
 flags.DEFINE_integer("dis_filters", 32, "Filters of the first discriminator layer.",
                      lower_bound=1)
 flags.DEFINE_integer("n_shared_enc", None, "n_E: shared last encoder layers (toy: the mu/var "
-                     "head is one). Default: the paper's, 4 (toy) or 3 (paper_natural).",
-                     lower_bound=0)
-flags.DEFINE_integer("n_shared_gen", None, "n_G: shared first generator layers. Default: the "
-                     "paper's, 3 (toy) or 4 (paper_natural).", lower_bound=0)
-flags.DEFINE_integer("n_shared_dis", None, "n_D: shared last discriminator layers. Default: the "
-                     "paper's, 4.", lower_bound=0)
-flags.DEFINE_enum("norm", "batch", ["batch", "none"], "Normalization in the conv blocks.")
+                     "head is one; nips: residual blocks at the latent end, the stem is a 5th). "
+                     "Default: the paper's, 4 (toy), 3 (paper_natural), 1 (nips; 0 = the "
+                     "release).", lower_bound=0)
+flags.DEFINE_integer("n_shared_gen", None, "n_G: shared first generator layers (nips: residual "
+                     "blocks from the latent on). Default: the paper's, 3 (toy), 4 "
+                     "(paper_natural), 1 (nips; 0 = the release).", lower_bound=0)
+flags.DEFINE_integer("n_shared_dis", None, "n_D: shared last discriminator layers (nips: of every "
+                     "scale). Default: the paper's, 4; 0 for nips (the release).", lower_bound=0)
+flags.DEFINE_integer("num_scales", 3, "nips: discriminator scales (images average-pooled by 2 "
+                     "between them); training images need at least 16 * 2^(scales-1) pixels.",
+                     lower_bound=1)
+flags.DEFINE_enum("norm", "batch", ["batch", "none"], "Normalization in the conv blocks of the "
+                  "paper presets (nips has the release's instance / layer norm).")
 flags.DEFINE_float("bn_momentum", 0.9, "Batch-norm moving-average momentum.", lower_bound=0.0,
                    upper_bound=1.0)
 # ----- loss -----
@@ -75,7 +83,19 @@ flags.DEFINE_float("lambda_recon", 1.0, "lambda_1: weight of the image likelihoo
 flags.DEFINE_float("lambda_kl", 1e-4, "lambda_2: weight of the KL term.", lower_bound=0.0)
 flags.DEFINE_float("lambda_gan", 1.0, "Weight of the generators' adversarial terms.",
                    lower_bound=0.0)
-flags.DEFINE_enum("recon_loss", "l2", ["l2", "l1"], "Likelihood: l2 = Gaussian (paper), l1.")
+flags.DEFINE_enum("recon_loss", "l2", ["l2", "l1", "l1_mean"], "Likelihood: l2 = Gaussian "
+                  "(paper), l1 = Laplacian (sums over pixels), l1_mean = mean |x - x'| per image "
+                  "(the release's, for its weights).")
+flags.DEFINE_enum("gan_loss", "nonsaturating", ["nonsaturating", "lsgan"], "nips: adversarial "
+                  "loss, lsgan = least squares (the release) or nonsaturating cross-entropy (the "
+                  "paper presets always use the latter).")
+flags.DEFINE_enum("kl_loss", "gaussian", ["gaussian", "mean_square"], "nips: latent loss, "
+                  "mean_square = mean of mu^2 (the release) or gaussian = the closed-form KL "
+                  "(0.5 * sum mu^2 for unit variance).")
+flags.DEFINE_float("lambda_cycle", 0.0, "nips: weight of the VAE-cycle loss |x - x_aba| "
+                   "(release: 10).", lower_bound=0.0)
+flags.DEFINE_float("lambda_kl_cycle", 0.0, "nips: weight of the KL of the re-encoded "
+                   "translation (release: 0.01).", lower_bound=0.0)
 flags.DEFINE_bool("no_discriminators", False, "Train the coupled VAEs of Table 5 (no GAN).")
 flags.DEFINE_float("lambda_cls", 0.0, "Task uda: weight of the source class-head cross-entropy "
                    "in the discriminator update (Appendix C; the configs use 10).",
@@ -96,6 +116,15 @@ flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate (both optimizers).
                    lower_bound=0.0)
 flags.DEFINE_float("beta_1", 0.5, "Adam beta_1.", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_float("beta_2", 0.999, "Adam beta_2.", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("weight_decay", 0.0, "nips: coupled L2 weight decay (PyTorch Adam's, the "
+                   "release's 1e-4), not Keras' decoupled AdamW decay.", lower_bound=0.0)
+flags.DEFINE_integer("lr_decay_steps", 0, "Multiply the learning rate by --lr_decay_factor every "
+                     "N updates (staircase; release: 100000). 0 = constant.", lower_bound=0)
+flags.DEFINE_float("lr_decay_factor", 0.5, "Factor of each learning-rate decay.",
+                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("ema_decay", 0.0, "nips: keep an exponential moving average of the "
+                   "encoder/generator weights with this decay (e.g. 0.999) and translate / export "
+                   "with it. 0 = off.", lower_bound=0.0, upper_bound=0.999999)
 flags.DEFINE_integer("disc_steps", 1, "K: discriminator updates per generator update.",
                      lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of weights, data order and sampling noise.", lower_bound=0)
@@ -191,9 +220,9 @@ def configs():
                               FLAGS.source_only):
     raise app.UsageError("--lambda_cls, --lambda_cls_translated and --source_only need "
                          "labelled source images: --task=uda")
-  if FLAGS.task not in ("toy", "uda") and FLAGS.arch != "paper_natural":
-    raise app.UsageError(f"--task={FLAGS.task} needs --arch=paper_natural (the toy network "
-                         "takes 32x32 images only)")
+  if FLAGS.task not in ("toy", "uda") and FLAGS.arch not in ("paper_natural", "nips"):
+    raise app.UsageError(f"--task={FLAGS.task} needs --arch=paper_natural or nips (the toy "
+                         "network takes 32x32 images only)")
   height, width = image_size()
   sharing = networks.PRESETS[FLAGS.arch]().paper_sharing
   n_shared = [sharing[i] if value is None else value for i, value in enumerate(
@@ -203,22 +232,34 @@ def configs():
       channels_b=int(FLAGS.channels_b), gen_filters=FLAGS.gen_filters,
       dis_filters=FLAGS.dis_filters, n_shared_enc=n_shared[0], n_shared_gen=n_shared[1],
       n_shared_dis=n_shared[2], norm=FLAGS.norm, bn_momentum=FLAGS.bn_momentum,
-      spatial_context=FLAGS.spatial_context, xy_context=FLAGS.xy_context)
+      spatial_context=FLAGS.spatial_context, xy_context=FLAGS.xy_context,
+      num_scales=FLAGS.num_scales)
   loss_config = LossConfig(lambda_recon=FLAGS.lambda_recon, lambda_kl=FLAGS.lambda_kl,
                            lambda_gan=FLAGS.lambda_gan, recon_loss=FLAGS.recon_loss,
                            use_discriminators=not FLAGS.no_discriminators,
                            lambda_cls=FLAGS.lambda_cls, lambda_feature=FLAGS.lambda_feature,
                            source_only=FLAGS.source_only,
-                           lambda_cls_translated=FLAGS.lambda_cls_translated)
+                           lambda_cls_translated=FLAGS.lambda_cls_translated,
+                           gan_loss=FLAGS.gan_loss, kl_loss=FLAGS.kl_loss,
+                           lambda_cycle=FLAGS.lambda_cycle, lambda_kl_cycle=FLAGS.lambda_kl_cycle)
   train_config = TrainConfig(
       batch_size=FLAGS.batch_size, max_steps=FLAGS.max_steps, learning_rate=FLAGS.learning_rate,
       beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2, disc_steps=FLAGS.disc_steps, seed=FLAGS.seed,
       log_every=FLAGS.log_every, image_every=FLAGS.image_every,
       checkpoint_every=FLAGS.checkpoint_every, eval_every=FLAGS.eval_every,
       eval_examples=FLAGS.eval_examples, keep_checkpoints=FLAGS.keep_checkpoints,
-      jit_compile=FLAGS.jit_compile, mixed_precision=FLAGS.mixed_precision)
+      jit_compile=FLAGS.jit_compile, mixed_precision=FLAGS.mixed_precision,
+      weight_decay=FLAGS.weight_decay, lr_decay_steps=FLAGS.lr_decay_steps,
+      lr_decay_factor=FLAGS.lr_decay_factor, ema_decay=FLAGS.ema_decay)
   try:
     networks.architecture_for(model_config)
+    if model_config.arch == "nips":
+      from unit_tf import nips_networks  # pylint: disable=g-import-not-at-top
+      nips_networks.check_config(model_config)
+    else:
+      from unit_tf import nips_model  # pylint: disable=g-import-not-at-top
+      nips_model.reject_nips_options(loss_config, train_config.weight_decay,
+                                     train_config.ema_decay)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   return model_config, loss_config, train_config, (height, width)

@@ -35,6 +35,7 @@ class ModelConfig:
       encoders and discriminators (Section 4, "Spatial Context").
     xy_context: concatenate x- and y-coordinate channels to the encoders' input only (the
       authors' SVHN -> MNIST domain-adaptation code).
+    num_scales: arch "nips": discriminator scales (the release's 3); other presets ignore it.
   """
 
   arch: str = "toy"
@@ -53,6 +54,7 @@ class ModelConfig:
   image_width: Optional[int] = None
   spatial_context: bool = False
   xy_context: bool = False
+  num_scales: int = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +78,10 @@ class LossConfig:
       labels (discriminator update). 0 = off, the paper's method.
     source_only: the no-adaptation baseline: train only D_a's classifier path on source labels
       (no encoder, generator or adversarial update); target images are then classified by it.
+    gan_loss, kl_loss, lambda_cycle, lambda_kl_cycle: arch "nips" only (the NIPS 2017 version):
+      "lsgan" or "nonsaturating" adversarial loss; "mean_square" (the release's mean of mu^2) or
+      "gaussian" (the closed-form KL above) latent loss; weights of the VAE-cycle image loss
+      |x - x_aba| and of the KL of the re-encoded translation. The defaults are the paper's model.
   """
 
   lambda_recon: float = 1.0
@@ -87,11 +93,21 @@ class LossConfig:
   lambda_feature: float = 0.0
   source_only: bool = False
   lambda_cls_translated: float = 0.0
+  gan_loss: str = "nonsaturating"
+  kl_loss: str = "gaussian"
+  lambda_cycle: float = 0.0
+  lambda_kl_cycle: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """The optimisation loop (Algorithm 1) and its bookkeeping."""
+  """The optimisation loop (Algorithm 1) and its bookkeeping.
+
+  weight_decay: arch "nips": coupled L2 (PyTorch Adam's weight_decay, as the release), 0 = off.
+  lr_decay_steps, lr_decay_factor: staircase decay, lr * factor^floor(step / steps); 0 = constant.
+  ema_decay: arch "nips": exponential moving average of the encoder/generator weights, used for
+    translation and export (0 = off).
+  """
 
   batch_size: int = 64
   max_steps: int = 10000
@@ -108,6 +124,10 @@ class TrainConfig:
   keep_checkpoints: int = 5
   jit_compile: bool = False
   mixed_precision: str = "float32"  # or mixed_float16 / mixed_bfloat16 (Keras dtype policies)
+  weight_decay: float = 0.0
+  lr_decay_steps: int = 0
+  lr_decay_factor: float = 0.5
+  ema_decay: float = 0.0
 
 
 def save_configs(model_dir, **configs):

@@ -98,3 +98,76 @@ def feature_matching_loss(features, target_features):
   decoded from the same latent)."""
   diff = tf.cast(features, tf.float32) - tf.cast(target_features, tf.float32)
   return _flat_sum(tf.square(diff))
+
+
+# ----- The NIPS 2017 version of UNIT (`--arch=nips`, the authors' 2018 code release) -----
+#
+# The release reduces each term to a mean over the whole batch tensor (torch.mean). Per-example
+# means over pixels / latent dimensions, averaged over the batch by the model, give the same value
+# for equally sized images, so the release's weights (recon_x_w 10, recon_kl_w 0.01, ...) apply
+# unchanged.
+
+
+def _flat_mean(x):
+  x = tf.cast(x, tf.float32)
+  return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
+
+
+def mean_absolute_error(images, reconstructions):
+  """The release's image reconstruction and cycle loss: mean_pixels |x - G(z)| per example."""
+  return _flat_mean(tf.abs(tf.cast(images, tf.float32) - tf.cast(reconstructions, tf.float32)))
+
+
+RECONSTRUCTION_LOSSES["l1_mean"] = mean_absolute_error
+
+
+def latent_mean_square(mu):
+  """The release's KL term for a unit-variance posterior: mean_dims mu^2 per example.
+
+  KL(N(mu, I) || N(0, I)) = 0.5 * sum_dims mu^2; the release drops the 1/2 and averages over the
+  latent's dimensions instead of summing (its weight 0.01 is meant for this scale).
+  """
+  return _flat_mean(tf.square(tf.cast(mu, tf.float32)))
+
+
+def lsgan_discriminator_loss(real_outputs, fake_outputs):
+  """Least-squares GAN (Mao et al. 2017), discriminator side, summed over the scales of a
+  multi-scale discriminator (lists of [batch, h, w, 1] maps, one per scale):
+
+  sum_scales mean_pixels (D_s(x) - 1)^2 + mean_pixels D_s(G(z))^2
+  """
+  return sum(_flat_mean(tf.square(tf.cast(real, tf.float32) - 1.0)) +
+             _flat_mean(tf.square(tf.cast(fake, tf.float32)))
+             for real, fake in zip(real_outputs, fake_outputs))
+
+
+def lsgan_generator_loss(fake_outputs):
+  """Least-squares GAN, generator side: sum_scales mean_pixels (D_s(G(z)) - 1)^2."""
+  return sum(_flat_mean(tf.square(tf.cast(fake, tf.float32) - 1.0)) for fake in fake_outputs)
+
+
+def multiscale_discriminator_loss(real_logits, fake_logits):
+  """Sigmoid cross-entropy GAN ("nsgan" in the release), discriminator side, over the scales:
+
+  sum_scales -mean log D_s(x) - mean log(1 - D_s(G(z))), D_s = sigmoid(logits).
+  """
+  return sum(_sigmoid_ce(real, 1.0) + _sigmoid_ce(fake, 0.0)
+             for real, fake in zip(real_logits, fake_logits))
+
+
+def multiscale_generator_loss(fake_logits):
+  """Non-saturating generator side of `multiscale_discriminator_loss`: sum_s -mean log D_s(G(z))."""
+  return sum(_sigmoid_ce(fake, 1.0) for fake in fake_logits)
+
+
+# gan_loss name -> (discriminator loss, generator loss) on lists of per-scale outputs
+MULTISCALE_GAN_LOSSES = {
+    "lsgan": (lsgan_discriminator_loss, lsgan_generator_loss),
+    "nonsaturating": (multiscale_discriminator_loss, multiscale_generator_loss),
+}
+
+
+def l2_penalty(variables):
+  """0.5 * sum_w w^2: its gradient wd * w is what PyTorch's Adam(weight_decay=wd) adds to each
+  gradient (coupled L2, the release's weight decay), unlike Keras' decoupled `weight_decay`."""
+  return 0.5 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])

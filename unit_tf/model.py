@@ -382,9 +382,21 @@ class UNIT(keras.Model):
     return self.translate(images_a, "a2b"), self.translate(images_b, "b2a")
 
 
-def build_model(model_config, loss_config=LossConfig(), disc_steps=1, seed=0):
-  """Builds the networks and the UNIT model (not compiled, weights not yet created)."""
+def build_model(model_config, loss_config=LossConfig(), disc_steps=1, seed=0, weight_decay=0.0,
+                ema_decay=0.0):
+  """Builds the networks and the UNIT model (not compiled, weights not yet created).
+
+  Arch "nips" gets `unit_tf.nips_model.NipsUNIT` (the NIPS 2017 objective; weight_decay and
+  ema_decay are its options); the paper presets reject the options they do not implement.
+  """
+  from unit_tf import nips_model  # pylint: disable=g-import-not-at-top
   arch = unit_networks.architecture_for(model_config)
+  if model_config.arch == "nips":
+    return nips_model.NipsUNIT(unit_networks.build_networks(model_config), loss_config,
+                               disc_steps=disc_steps, seed=seed,
+                               image_multiple=arch.image_multiple, weight_decay=weight_decay,
+                               ema_decay=ema_decay, name="unit")
+  nips_model.reject_nips_options(loss_config, weight_decay, ema_decay)
   return UNIT(unit_networks.build_networks(model_config), loss_config, disc_steps=disc_steps,
               seed=seed, image_multiple=arch.image_multiple, fixed_size=arch.fixed_size,
               name="unit")

@@ -214,7 +214,14 @@ def table8(gen_filters=32, dis_filters=64):
                              paper_sharing=(4, 3, 4))
 
 
-PRESETS = {"toy": table3, "paper_natural": table10, "digits_lenet": table6, "digits_svhn": table8}
+def nips(gen_filters=64, dis_filters=64):
+  """The NIPS 2017 network of the authors' code release: see `unit_tf.nips_networks`."""
+  from unit_tf import nips_networks  # pylint: disable=g-import-not-at-top
+  return nips_networks.architecture(gen_filters, dis_filters)
+
+
+PRESETS = {"toy": table3, "paper_natural": table10, "digits_lenet": table6, "digits_svhn": table8,
+           "nips": nips}
 
 
 def architecture_for(config):
@@ -432,6 +439,9 @@ def _split_shared_last(units, n_shared):
 
 def build_networks(config):
   """Builds the six networks of a ModelConfig with the configured layers shared by identity."""
+  if config.arch == "nips":
+    from unit_tf import nips_networks  # pylint: disable=g-import-not-at-top
+    return nips_networks.build_networks(config)
   arch = architecture_for(config)
 
   enc_private_units, enc_shared_units = _split_shared_last(arch.encoder, config.n_shared_enc)

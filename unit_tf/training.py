@@ -40,8 +40,15 @@ MIXED_PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 def make_optimizer(train_config):
   """Adam with the paper's settings (Section 4: lr 2e-4, betas 0.5 / 0.999); wrapped in dynamic
-  loss scaling under mixed_float16 (bfloat16 has float32's exponent range and needs none)."""
-  optimizer = keras.optimizers.Adam(learning_rate=train_config.learning_rate,
+  loss scaling under mixed_float16 (bfloat16 has float32's exponent range and needs none).
+
+  With `lr_decay_steps` the rate follows a staircase, lr * factor^floor(updates / steps) (the
+  release's StepLR; the optimizer's update count is the checkpointed step)."""
+  learning_rate = train_config.learning_rate
+  if train_config.lr_decay_steps:
+    learning_rate = keras.optimizers.schedules.ExponentialDecay(
+        learning_rate, train_config.lr_decay_steps, train_config.lr_decay_factor, staircase=True)
+  optimizer = keras.optimizers.Adam(learning_rate=learning_rate,
                                     beta_1=train_config.beta_1, beta_2=train_config.beta_2)
   if train_config.mixed_precision == "mixed_float16":
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -54,7 +61,8 @@ def build_trained_objects(model_config, loss_config, train_config, shape_a, shap
   Call inside the strategy scope. Returns (model, checkpoint, step variable).
   """
   model = unit_model.build_model(model_config, loss_config, disc_steps=train_config.disc_steps,
-                                 seed=train_config.seed)
+                                 seed=train_config.seed, weight_decay=train_config.weight_decay,
+                                 ema_decay=train_config.ema_decay)
   model.compile(disc_optimizer=make_optimizer(train_config),
                 gen_optimizer=make_optimizer(train_config))
   model.build_for(shape_a, shape_b)
@@ -83,16 +91,20 @@ def restore_model(model_dir, shape_a, shape_b, step=None):
 def restore_for_inference(model_dir, step=None):
   """The run's model with the weights and batch-norm statistics of a checkpoint (the latest, or
   `step`), for translation, evaluation and export. The optimizers' slots (twice the weights again)
-  are training state: neither built nor read. Returns (model, configs dict, step)."""
+  are training state: neither built nor read. A run trained with `ema_decay` translates with the
+  moving average of its encoder/generator weights. Returns (model, configs dict, step)."""
   configs = unit_config.load_configs(model_dir)
   model_config = configs["model"]
   path = checkpoint_path(model_dir, step)
   height = model_config.image_size
   width = getattr(model_config, "image_width", None) or height
-  model = unit_model.build_model(model_config, configs["loss"])
+  ema_decay = configs["train"].ema_decay
+  model = unit_model.build_model(model_config, configs["loss"], ema_decay=ema_decay)
   model.build_for((height, width, model_config.channels_a),
                   (height, width, model_config.channels_b))
   tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+  if ema_decay:
+    model.use_averaged_weights()
   return model, configs, int(path.rsplit("-", 1)[-1])
 
 
