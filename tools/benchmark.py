@@ -4,10 +4,13 @@
       --data_path=../shared/data/mnist.npz \\
       --settings=mixed_precision=float32,mixed_bfloat16 --settings=jit_compile=false,true \\
       --output=bench.json
+  python tools/benchmark.py --flagfile=configs/nips_day_night_amos.flags --image_size=256 \\
+      --settings=mixed_precision=float32,mixed_bfloat16 --translate_sizes=256,512
 
 Every combination of the --settings values is timed on synthetic images of the configured shape
 (warm-up first, tracing and compilation excluded): median / p10 / p90 seconds per training step and
-images/s, and the translation time of one batch. The input pipeline is timed once on the real data
+images/s, and the translation time of one batch (at the training size and each of
+--translate_sizes). The input pipeline is timed once on the real data
 source (batches/s), so you can see whether data or compute is the bottleneck. Prints a table and
 writes everything as JSON.
 """
@@ -29,6 +32,8 @@ flags.DEFINE_multi_string("settings", [], "NAME=V1,V2,...: TrainConfig fields to
 flags.DEFINE_integer("steps", 20, "Timed training steps per setting.", lower_bound=1)
 flags.DEFINE_integer("warmup", 3, "Untimed steps first.", lower_bound=1)
 flags.DEFINE_integer("translate_batch", 1, "Batch of the translation timing.", lower_bound=1)
+flags.DEFINE_list("translate_sizes", [], "Also time translation of square images of these sizes "
+                  "(e.g. 256,512), with each setting's model; default: the training size only.")
 flags.DEFINE_bool("time_pipeline", True, "Also time the real input pipeline.")
 flags.DEFINE_string("output", None, "Write the results as JSON here.")
 
@@ -59,6 +64,11 @@ def main(argv):
   shape_b = (height, width or height, model_config.channels_b)
   results = {"image_shape_a": shape_a, "image_shape_b": shape_b, "runs": []}
   settings = _settings()
+  try:
+    sizes = [int(v) for v in FLAGS.translate_sizes]
+  except ValueError:
+    raise app.UsageError(f"--translate_sizes={','.join(FLAGS.translate_sizes)}: expected "
+                         "integers, e.g. 256,512") from None
   for setting in settings:
     train_config = dataclasses.replace(base_train, **setting)
     if train_config.mixed_precision not in training.MIXED_PRECISION_POLICIES:
@@ -66,8 +76,11 @@ def main(argv):
     steps, model = benchmark.time_train_steps(model_config, loss_config, train_config, shape_a,
                                               shape_b, steps=FLAGS.steps, warmup=FLAGS.warmup)
     translate = benchmark.time_translation(model, shape_a, FLAGS.translate_batch)
+    by_size = {size: benchmark.time_translation(model, (size, size, shape_a[-1]),
+                                                FLAGS.translate_batch) for size in sizes}
     results["runs"].append({"setting": setting, "batch_size": train_config.batch_size,
-                            "train_step": steps, "translate": translate})
+                            "train_step": steps, "translate": translate,
+                            "translate_by_size": by_size})
   if FLAGS.time_pipeline:
     task = experiment_flags.load_task(height, width)
     results["input_pipeline"] = benchmark.time_input_pipeline(
@@ -80,6 +93,9 @@ def main(argv):
     s, t = run["train_step"], run["translate"]
     print(f"{name:40s} {s['median_s']:14.4f} {s['p10_s']:8.4f} {s['p90_s']:8.4f} "
           f"{s['images_per_s']:8.1f} {t['median_s']:12.4f}")
+    for size, timing in run["translate_by_size"].items():
+      print(f"  translate {FLAGS.translate_batch} x {size}x{size}: "
+            f"{timing['median_s']:.4f} s (p10 {timing['p10_s']:.4f}, p90 {timing['p90_s']:.4f})")
   if "input_pipeline" in results:
     p = results["input_pipeline"]
     print(f"input pipeline: {p['batches_per_s']:.1f} batches/s ({p['images_per_s']:.0f} images/s)")
