@@ -116,6 +116,26 @@ def test_release_layer_norm_divides_by_unbiased_std_plus_epsilon():
   np.testing.assert_allclose(layer(x).numpy().ravel(), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(1, 5, 7, 3), (2, 4, 4, 2), (1, 2, 3, 2)])
+def test_polyphase_upsample_conv_equals_the_direct_form(shape):
+  rng = np.random.default_rng(0)
+  x = tf.constant(rng.normal(size=shape), tf.float32)
+  kernel = tf.Variable(rng.normal(size=(5, 5, shape[-1], 4)), dtype=tf.float32)
+  bias = tf.Variable(rng.normal(size=(4,)), dtype=tf.float32)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(x)
+    fast = nips_networks.upsample_conv5(x, kernel, bias)
+    upsampled = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+    direct = tf.nn.conv2d(tf.pad(upsampled, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT"),
+                          kernel, 1, "VALID") + bias
+    fast_loss, direct_loss = (tf.reduce_sum(y * tf.sin(y)) for y in (fast, direct))
+  np.testing.assert_allclose(fast.numpy(), direct.numpy(), rtol=1e-4, atol=1e-4)
+  for got, want in zip(tape.gradient(fast_loss, [x, kernel, bias]),
+                       tape.gradient(direct_loss, [x, kernel, bias])):
+    scale = np.abs(want.numpy()).max()
+    np.testing.assert_allclose(got.numpy() / scale, want.numpy() / scale, atol=1e-5)
+
+
 def test_average_pool_between_scales_does_not_count_the_padding():
   x = tf.reshape(tf.range(16, dtype=tf.float32), [1, 4, 4, 1])
   out = nips_networks.AveragePoolDown()(x).numpy()[0, :, :, 0]
