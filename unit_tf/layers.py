@@ -10,7 +10,8 @@ import tensorflow as tf
 from keras import ops
 
 
-def _activation(name, leaky_slope):
+def activation_layer(name, leaky_slope):
+  """The Keras activation layer for a spec's activation name (None: no activation)."""
   if name is None or name == "linear":
     return None
   if name == "leaky_relu":
@@ -131,7 +132,7 @@ class ConvBlock(keras.layers.Layer):
       self.bn = None
     else:
       raise ValueError(f"unknown norm {norm!r}")
-    self.act = _activation(activation, leaky_slope)
+    self.act = activation_layer(activation, leaky_slope)
     self.pooling = keras.layers.MaxPooling2D(pool, name="pool") if pool else None
 
   def call(self, inputs, slot=0, training=None):
@@ -166,7 +167,7 @@ class DenseBlock(keras.layers.Layer):
     self.dropout = dropout
     self.flatten = keras.layers.Flatten(name="flatten")
     self.dense = keras.layers.Dense(units, name="dense")
-    self.act = _activation(activation, 0.0)
+    self.act = activation_layer(activation, 0.0)
     # A named generator (checkpointed with the layer, stable variable path), not keras' Dropout
     # layer, whose auto-named generator gets a different path in every model built.
     self.dropout_seed = (keras.random.SeedGenerator(name=f"{self.name}_dropout_seed")

@@ -187,7 +187,7 @@ class PadConvBlock(keras.layers.Layer):
       self.normalization = None
     else:
       raise ValueError(f"unknown norm {norm!r}")
-    self.act = unit_layers._activation(activation, leaky_slope)  # pylint: disable=protected-access
+    self.act = unit_layers.activation_layer(activation, leaky_slope)
 
   def build(self, input_shape):
     self.conv.build((None, None, None, input_shape[-1]))  # padding happens in call
