@@ -30,9 +30,10 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from conftest import tiny_mnist  # pylint: disable=g-import-not-at-top
-from unit_tf import model as unit_model  # pylint: disable=g-import-not-at-top
+from unit_tf import run_dir  # pylint: disable=g-import-not-at-top
 from unit_tf import tasks  # pylint: disable=g-import-not-at-top
 from unit_tf import training  # pylint: disable=g-import-not-at-top
+from unit_tf import variants  # pylint: disable=g-import-not-at-top
 from unit_tf.config import LossConfig, ModelConfig, TrainConfig  # pylint: disable=g-import-not-at-top
 
 CONFIG = ModelConfig(gen_filters=8, dis_filters=8, sync_batch_norm=True)
@@ -41,7 +42,7 @@ CONFIG = ModelConfig(gen_filters=8, dis_filters=8, sync_batch_norm=True)
 def one_sgd_step(strategy, task):
   keras.utils.set_random_seed(0)
   with strategy.scope():
-    model = unit_model.build_model(CONFIG, LossConfig(), disc_steps=1, seed=0)
+    model = variants.build_model(CONFIG, LossConfig(), disc_steps=1, seed=0)
     model.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
     model.build_for(task.image_shape_a, task.image_shape_b)
   initial = {v.path: v.numpy() for v in model.variables}
@@ -73,6 +74,6 @@ else:
                              eval_every=0, checkpoint_every=3)
   training.train(model_dir, task, dataclasses.replace(CONFIG), LossConfig(), train_config,
                  strategy=STRATEGY)
-  model, _, step = training.restore_model(model_dir, task.image_shape_a, task.image_shape_b)
+  model, _, step = run_dir.restore_model(model_dir, task.image_shape_a, task.image_shape_b)
   variables = {v.path: v.numpy() for v in model.variables}
   np.savez(OUT, step=step, **variables)

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from unit_tf import run_dir
 from unit_tf import benchmark
 from unit_tf import tasks
 from unit_tf.config import LossConfig, TrainConfig
@@ -37,6 +38,6 @@ def tf_zeros():
 def test_float16_wraps_optimizers_in_loss_scaling(tiny_config):
   from unit_tf import training  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
-  optimizer = training.make_optimizer(dataclasses.replace(TrainConfig(),
+  optimizer = run_dir.make_optimizer(dataclasses.replace(TrainConfig(),
                                                           mixed_precision="mixed_float16"))
   assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unit_tf import training
+from unit_tf import run_dir
 from unit_tf.config import LossConfig, ModelConfig, TrainConfig
+from unit_tf.uda.options import UdaOptions
 
 
 # The Table 10 preset at tiny width, with the y-image and a 1-channel domain a.
@@ -24,11 +25,12 @@ TINY_DIGITS = ModelConfig(arch="digits_lenet", image_size=32, channels_a=1, chan
 @pytest.mark.parametrize("arch", ["toy", "paper_natural", "digits_lenet"])
 def test_checkpoint_restores_every_variable(tmp_path, tiny_config, arch):
   config = {"toy": tiny_config, "paper_natural": TINY_NATURAL, "digits_lenet": TINY_DIGITS}[arch]
-  loss_config = LossConfig(lambda_cls=1.0) if arch == "digits_lenet" else LossConfig()
+  options = UdaOptions(lambda_cls=1.0) if arch == "digits_lenet" else None
+  loss_config = LossConfig()
   shape_a, shape_b = (32, 32, config.channels_a), (32, 32, config.channels_b)
   train_config = TrainConfig(batch_size=2)
-  model, checkpoint, step = training.build_trained_objects(
-      config, loss_config, train_config, shape_a, shape_b)
+  model, checkpoint, step = run_dir.build_trained_objects(
+      config, loss_config, train_config, shape_a, shape_b, options)
   images_a = tf.random.stateless_uniform((4,) + shape_a, seed=[1, 2], minval=-1, maxval=1)
   images_b = tf.random.stateless_uniform((4,) + shape_b, seed=[1, 2], minval=-1, maxval=1)
   data = (images_a, images_b)
@@ -39,8 +41,8 @@ def test_checkpoint_restores_every_variable(tmp_path, tiny_config, arch):
   path = checkpoint.save(str(tmp_path / "ckpt"))
 
   keras.utils.set_random_seed(99)
-  fresh, fresh_checkpoint, fresh_step = training.build_trained_objects(
-      config, loss_config, train_config, shape_a, shape_b)
+  fresh, fresh_checkpoint, fresh_step = run_dir.build_trained_objects(
+      config, loss_config, train_config, shape_a, shape_b, options)
   fresh_checkpoint.restore(path).assert_consumed()
   assert int(fresh_step.numpy()) == 1
   saved = {v.path: v.numpy() for v in model.variables}

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from conftest import REPO, run_tool, tiny_mnist
 import tfserving_json
+from unit_tf import run_dir
 from unit_tf import export
 from unit_tf import serving
 from unit_tf import tasks
@@ -82,7 +83,7 @@ def exported(tmp_path_factory):
   proc = _tool("export.py", f"--model_dir={model_dir}", f"--export_dir={export_dir}")
   mean = proc.stdout.strip().splitlines()[-1]
   sampled, _ = export.export_run(model_dir, export_dir, sample=True)
-  model, _, _ = training.restore_model(model_dir, (32, 32, 3), (32, 32, 3))
+  model, _, _ = run_dir.restore_model(model_dir, (32, 32, 3), (32, 32, 3))
   images_a, images_b = (visualize.to_uint8(x) for x in task.visualization_batch(5))
   return Exported(model, mean, sampled, export_dir, images_a, images_b)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unit_tf import losses
+from unit_tf.core import losses
 
 
 def _img(values):

@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 from keras import ops
 
-from unit_tf import networks
+from unit_tf import variants
+from unit_tf.core import nets as core_nets
 from unit_tf.config import ModelConfig
 
 
@@ -26,7 +27,7 @@ def _build_all(nets, batch=2):
 
 
 def test_shapes_of_every_network(tiny_config):
-  nets = networks.build_networks(tiny_config)
+  nets = variants.build_networks(tiny_config)
   x = ops.zeros((2, 32, 32, 3))
   for encoder in (nets.encoder_a, nets.encoder_b):
     latents = encoder(x)
@@ -43,7 +44,7 @@ def test_shapes_of_every_network(tiny_config):
 
 
 def test_default_sharing_is_by_identity(tiny_config):
-  nets = networks.build_networks(tiny_config)
+  nets = variants.build_networks(tiny_config)
   # n_E = 4: encoder layers 2-4 and the head; layer 1 private
   assert len(nets.encoder_a.shared) == 4 and len(nets.encoder_a.private) == 1
   for la, lb in zip(nets.encoder_a.shared, nets.encoder_b.shared):
@@ -63,28 +64,28 @@ def test_default_sharing_is_by_identity(tiny_config):
 
 
 def test_variable_count_counts_shared_weights_once(tiny_config):
-  shared = networks.build_networks(tiny_config)
+  shared = variants.build_networks(tiny_config)
   _build_all(shared)
-  unshared = networks.build_networks(
+  unshared = variants.build_networks(
       dataclasses.replace(tiny_config, n_shared_enc=0, n_shared_gen=0, n_shared_dis=0))
   _build_all(unshared)
   for name in ("encoder", "generator", "discriminator"):
     a, b = getattr(shared, f"{name}_a"), getattr(shared, f"{name}_b")
     shared_vars = _count(v for layer in a.shared for v in layer.trainable_variables)
     assert shared_vars > 0
-    total = _count(networks.unique_variables(a.trainable_variables, b.trainable_variables))
+    total = _count(core_nets.unique_variables(a.trainable_variables, b.trainable_variables))
     assert total == len(a.trainable_variables) + len(b.trainable_variables) - shared_vars
     ua, ub = getattr(unshared, f"{name}_a"), getattr(unshared, f"{name}_b")
-    assert _count(networks.unique_variables(ua.trainable_variables, ub.trainable_variables)) == (
+    assert _count(core_nets.unique_variables(ua.trainable_variables, ub.trainable_variables)) == (
         len(ua.trainable_variables) * 2)
     # same layers per domain with or without sharing
     assert len(ua.trainable_variables) == len(a.trainable_variables)
 
 
 def test_unique_variables_keeps_first_occurrence_once(tiny_config):
-  nets = networks.build_networks(tiny_config)
+  nets = variants.build_networks(tiny_config)
   _build_all(nets)
-  merged = networks.unique_variables(nets.encoder_a.trainable_variables,
+  merged = core_nets.unique_variables(nets.encoder_a.trainable_variables,
                                      nets.encoder_b.trainable_variables,
                                      nets.encoder_a.trainable_variables)
   assert len(merged) == len({id(v) for v in merged})
@@ -100,18 +101,18 @@ def test_unique_variables_keeps_first_occurrence_once(tiny_config):
 ])
 def test_bad_configs_are_rejected(field, value, match):
   with pytest.raises(ValueError, match=match):
-    networks.build_networks(dataclasses.replace(ModelConfig(gen_filters=8, dis_filters=8),
+    variants.build_networks(dataclasses.replace(ModelConfig(gen_filters=8, dis_filters=8),
                                                 **{field: value}))
 
 
 def test_sharing_every_layer_needs_equal_channels():
   config = ModelConfig(gen_filters=8, dis_filters=8, channels_b=1, n_shared_gen=5)
   with pytest.raises(ValueError, match="channels_a == channels_b"):
-    networks.build_networks(config)
+    variants.build_networks(config)
 
 
 def test_one_and_three_channel_domains(tiny_config):
-  nets = networks.build_networks(dataclasses.replace(tiny_config, channels_a=1))
+  nets = variants.build_networks(dataclasses.replace(tiny_config, channels_a=1))
   latents = nets.encoder_a(ops.zeros((2, 32, 32, 1)))
   mus = [mu for mu, _ in latents]
   assert tuple(nets.generator_a(mus).shape) == (2, 32, 32, 1)

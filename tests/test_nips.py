@@ -2,6 +2,7 @@
 the release's normalizations and pooling, the loss formulas by hand, what each update touches and
 differentiates, translation at odd sizes, the weight average, checkpoints and the command line."""
 
+import dataclasses
 import os
 
 from absl import flags
@@ -13,19 +14,21 @@ import tensorflow as tf
 
 from conftest import REPO, run_tool
 from test_image_data import write_images
+from unit_tf import run_dir
+from unit_tf import variants
+from unit_tf.core import nets as core_nets
 from unit_tf import config as unit_config
-from unit_tf import losses
-from unit_tf import model as unit_model
-from unit_tf import networks
-from unit_tf import nips_networks
+from unit_tf.core import losses
+from unit_tf.nips import networks as nips_networks
+from unit_tf.nips.options import NipsOptions
 from unit_tf import training
 from unit_tf.config import LossConfig, ModelConfig, TrainConfig
 
 TINY = ModelConfig(arch="nips", image_size=32, gen_filters=4, dis_filters=4, n_shared_enc=1,
-                   n_shared_gen=1, n_shared_dis=0, num_scales=2)
-RELEASE_LOSS = LossConfig(lambda_recon=10.0, lambda_kl=0.01, lambda_gan=1.0, recon_loss="l1_mean",
-                          gan_loss="lsgan", kl_loss="mean_square", lambda_cycle=10.0,
-                          lambda_kl_cycle=0.01)
+                   n_shared_gen=1, n_shared_dis=0)
+RELEASE_LOSS = LossConfig(lambda_recon=10.0, lambda_kl=0.01, lambda_gan=1.0, recon_loss="l1_mean")
+RELEASE_OPTIONS = NipsOptions(num_scales=2, gan_loss="lsgan", kl_loss="mean_square",
+                              lambda_cycle=10.0, lambda_kl_cycle=0.01)
 SHAPE = (32, 32, 3)
 
 
@@ -33,9 +36,11 @@ def _images(seed, n=1, shape=SHAPE):
   return tf.random.stateless_uniform((n,) + shape, seed=[seed, 7], minval=-1.0, maxval=1.0)
 
 
-def _trained_objects(train_config=TrainConfig(batch_size=1), model_config=TINY):
+def _trained_objects(train_config=TrainConfig(batch_size=1), model_config=TINY,
+                     options=RELEASE_OPTIONS):
   keras.utils.set_random_seed(0)
-  return training.build_trained_objects(model_config, RELEASE_LOSS, train_config, SHAPE, SHAPE)
+  return run_dir.build_trained_objects(model_config, RELEASE_LOSS, train_config, SHAPE, SHAPE,
+                                       options)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,7 @@ def _count(variables):
 def test_parameter_counts_equal_the_release():
   config = ModelConfig(arch="nips", image_size=64, gen_filters=64, dis_filters=64,
                        n_shared_enc=0, n_shared_gen=0, n_shared_dis=0)
-  nets = networks.build_networks(config)
+  nets = variants.build_networks(config)
   images = tf.zeros((1, 64, 64, 3))
   (mu, var), = nets.encoder_a(images)
   assert mu.shape == (1, 16, 16, 256)  # 4 * dim channels at 1/4 resolution
@@ -66,8 +71,8 @@ def test_parameter_counts_equal_the_release():
 
 def test_shared_units_are_the_same_objects():
   config = ModelConfig(arch="nips", image_size=32, gen_filters=4, dis_filters=4, n_shared_enc=2,
-                       n_shared_gen=1, n_shared_dis=1, num_scales=2)
-  nets = networks.build_networks(config)
+                       n_shared_gen=1, n_shared_dis=1)
+  nets = variants.build_networks(config, NipsOptions(num_scales=2))
   images = tf.zeros((1, 32, 32, 3))
   for encoder in (nets.encoder_a, nets.encoder_b):
     encoder(images)
@@ -86,7 +91,7 @@ def test_shared_units_are_the_same_objects():
   per_domain = _count(nets.encoder_a.trainable_variables + nets.generator_a.trainable_variables)
   shared = _count(v for layer in nets.encoder_a.shared + nets.generator_a.shared
                   for v in layer.trainable_variables)
-  unique = networks.unique_variables(*(n.trainable_variables for n in (
+  unique = core_nets.unique_variables(*(n.trainable_variables for n in (
       nets.encoder_a, nets.encoder_b, nets.generator_a, nets.generator_b)))
   assert _count(unique) == 2 * per_domain - shared
 
@@ -181,10 +186,10 @@ def _changed(before, variables):
 def test_each_update_changes_only_its_networks(model):
   d_vars, g_vars = model.discriminator_variables, model.generator_variables
   d_before, g_before = _snapshot(d_vars), _snapshot(g_vars)
-  logs = model._discriminator_step(_images(1), _images(2))  # pylint: disable=protected-access
+  logs = model.discriminator_update((_images(1), _images(2)))
   assert all(_changed(d_before, d_vars)) and not any(_changed(g_before, g_vars))
   d_before = _snapshot(d_vars)
-  logs = model._generator_step(_images(3), _images(4))  # pylint: disable=protected-access
+  logs = model.generator_update((_images(3), _images(4)))
   assert all(_changed(g_before, g_vars)) and not any(_changed(d_before, d_vars))
   assert {"recon_a", "kl_a", "cycle_a", "cycle_b", "kl_cycle_a", "gan_b", "g_loss"} <= set(logs)
   total = sum(w * float(logs[k]) for w, k in (
@@ -208,8 +213,8 @@ class _RecordingTape(tf.GradientTape):
 def test_generator_step_computes_no_discriminator_weight_gradient(model, monkeypatch):
   monkeypatch.setattr(tf, "GradientTape", _RecordingTape)
   _RecordingTape.records = []
-  model._generator_step(_images(1), _images(2))  # pylint: disable=protected-access
-  model._discriminator_step(_images(3), _images(4))  # pylint: disable=protected-access
+  model.generator_update((_images(1), _images(2)))
+  model.discriminator_update((_images(3), _images(4)))
   (g_watched, g_sources), (d_watched, d_sources) = _RecordingTape.records
   d_ids = {id(v.value) for v in model.discriminator_variables}
   g_ids = {id(v.value) for v in model.generator_variables}
@@ -225,15 +230,15 @@ def test_translate_keeps_odd_sizes(model):
 
 
 def test_paper_presets_reject_nips_options_and_small_images_are_errors():
-  with pytest.raises(ValueError, match="gan_loss, lambda_cycle, ema_decay"):
-    unit_model.build_model(ModelConfig(), LossConfig(gan_loss="lsgan", lambda_cycle=1.0),
-                           ema_decay=0.9)
+  with pytest.raises(ValueError, match="NipsOptions belong to the nips variant"):
+    variants.build_model(ModelConfig(), LossConfig(),
+                         NipsOptions(gan_loss="lsgan", lambda_cycle=1.0, ema_decay=0.9))
   with pytest.raises(ValueError, match="at least 64x64"):
     nips_networks.check_config(ModelConfig(arch="nips", image_size=32))
 
 
 def test_learning_rate_decays_in_steps():
-  optimizer = training.make_optimizer(TrainConfig(learning_rate=1e-4, lr_decay_steps=2))
+  optimizer = run_dir.make_optimizer(TrainConfig(learning_rate=1e-4, lr_decay_steps=2))
   rates = []
   for _ in range(5):
     rates.append(float(optimizer.learning_rate))
@@ -244,8 +249,9 @@ def test_learning_rate_decays_in_steps():
 def test_weight_average_is_updated_checkpointed_and_used_for_inference(tmp_path):
   """Also: a checkpoint holds every variable (weights, shadows, optimizers, noise state)."""
   decay = 0.5
-  train_config = TrainConfig(batch_size=1, ema_decay=decay, weight_decay=1e-4)
-  model, checkpoint, step = _trained_objects(train_config)
+  train_config = TrainConfig(batch_size=1)
+  options = dataclasses.replace(RELEASE_OPTIONS, ema_decay=decay, weight_decay=1e-4)
+  model, checkpoint, step = _trained_objects(train_config, options=options)
   g_vars = model.generator_variables
   before = _snapshot(g_vars)
   np.testing.assert_array_equal(model.ema.shadows[0].numpy(), before[0])
@@ -256,15 +262,16 @@ def test_weight_average_is_updated_checkpointed_and_used_for_inference(tmp_path)
                                atol=1e-7)
   model_dir = str(tmp_path / "run")
   os.makedirs(model_dir)
-  unit_config.save_configs(model_dir, model=TINY, loss=RELEASE_LOSS, train=train_config)
+  unit_config.save_configs(model_dir, model=TINY, loss=RELEASE_LOSS, train=train_config,
+                           options=options)
   step.assign(1)
-  tf.train.CheckpointManager(checkpoint, os.path.join(model_dir, training.CHECKPOINT_SUBDIR),
+  tf.train.CheckpointManager(checkpoint, os.path.join(model_dir, run_dir.CHECKPOINT_SUBDIR),
                              max_to_keep=1, step_counter=step).save(checkpoint_number=1)
 
   keras.utils.set_random_seed(99)
-  fresh, fresh_checkpoint, _ = training.build_trained_objects(TINY, RELEASE_LOSS, train_config,
-                                                              SHAPE, SHAPE)
-  fresh_checkpoint.restore(training.checkpoint_path(model_dir)).assert_consumed()
+  fresh, fresh_checkpoint, _ = run_dir.build_trained_objects(TINY, RELEASE_LOSS, train_config,
+                                                             SHAPE, SHAPE, options)
+  fresh_checkpoint.restore(run_dir.checkpoint_path(model_dir)).assert_consumed()
   saved = {v.path: v.numpy() for v in model.variables}
   assert any("shadow_" in k for k in saved) and any("seed_generator" in k for k in saved)
   restored = {v.path: v.numpy() for v in fresh.variables}
@@ -276,7 +283,7 @@ def test_weight_average_is_updated_checkpointed_and_used_for_inference(tmp_path)
     for a, b in zip(opt.variables, fresh_opt.variables):
       np.testing.assert_array_equal(a.numpy(), b.numpy())
 
-  restored, _, restored_step = training.restore_for_inference(model_dir)
+  restored, _, restored_step = run_dir.restore_for_inference(model_dir)
   assert restored_step == 1
   for variable, shadow in zip(restored.generator_variables, model.ema.shadows):
     np.testing.assert_array_equal(variable.numpy(), shadow.numpy())
@@ -295,13 +302,15 @@ def test_config_flags_give_the_release_settings(config, monkeypatch):
   import experiment_flags  # pylint: disable=g-import-not-at-top
   try:
     flags.FLAGS(["train", f"--flagfile=configs/{config}.flags"])
-    model_config, loss_config, train_config, _ = experiment_flags.configs()
+    model_config, loss_config, train_config, options, _ = experiment_flags.configs()
   finally:
     flags.FLAGS.unparse_flags()
-  assert (model_config.arch, model_config.gen_filters, model_config.num_scales) == ("nips", 64, 3)
+  assert (model_config.arch, model_config.gen_filters, options.num_scales) == ("nips", 64, 3)
   assert (model_config.n_shared_enc, model_config.n_shared_gen) == (0, 0)
   assert loss_config == RELEASE_LOSS
-  assert (train_config.learning_rate, train_config.weight_decay, train_config.lr_decay_steps,
+  assert (options.gan_loss, options.kl_loss, options.lambda_cycle, options.lambda_kl_cycle) == (
+      "lsgan", "mean_square", 10.0, 0.01)
+  assert (train_config.learning_rate, options.weight_decay, train_config.lr_decay_steps,
           train_config.batch_size) == (1e-4, 1e-4, 100000, 1)
 
 

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from unit_tf import layers as unit_layers
-from unit_tf import losses
-from unit_tf import model as unit_model
-from unit_tf import networks
+from unit_tf import variants
+from unit_tf.core import layers as unit_layers
+from unit_tf.core import losses
 from unit_tf.config import ModelConfig
 
 F = 4  # filters of the first layer: Table 10's 64 scaled down for speed
@@ -21,7 +20,7 @@ TINY_NATURAL = ModelConfig(arch="paper_natural", image_size=64, gen_filters=F, d
 
 def _model(config=TINY_NATURAL, shape=(64, 64)):
   keras.utils.set_random_seed(0)
-  model = unit_model.build_model(config)
+  model = variants.build_model(config)
   model.build_for(shape + (config.channels_a,), shape + (config.channels_b,))
   return model
 
@@ -31,7 +30,7 @@ def _images(shape, seed=0):
 
 
 def test_skip_latents_one_per_shared_encoder_layer():
-  nets = networks.build_networks(TINY_NATURAL)
+  nets = variants.build_networks(TINY_NATURAL)
   latents = nets.encoder_a(_images([2, 64, 96, 3]))
   # shallowest first: encoder layers 3, 4, 5 at H/8, H/16, H/32, twice the layer's width
   assert [tuple(mu.shape) for mu, _ in latents] == [
@@ -45,7 +44,7 @@ def test_skip_latents_one_per_shared_encoder_layer():
 
 
 def test_sharing_follows_table10():
-  nets = networks.build_networks(TINY_NATURAL)
+  nets = variants.build_networks(TINY_NATURAL)
   # encoder layers 3-5 with their heads: 3 convs + 3 heads; layers 1-2 private
   assert len(nets.encoder_a.shared) == 6 and len(nets.encoder_a.private) == 2
   # generator layers 1-4: 4 DCONVs + the 2 skip concatenations of layers 2 and 3
@@ -59,7 +58,7 @@ def test_sharing_follows_table10():
 
 
 def test_every_skip_sample_reaches_the_generator():
-  nets = networks.build_networks(TINY_NATURAL)
+  nets = variants.build_networks(TINY_NATURAL)
   mus = [mu for mu, _ in nets.encoder_a(_images([1, 64, 64, 3]))]
   base = nets.generator_b(mus, slot=0)
   assert tuple(base.shape) == (1, 64, 64, 3)
@@ -72,7 +71,7 @@ def test_every_skip_sample_reaches_the_generator():
 def test_kl_sums_over_every_skip_latent():
   model = _model()
   images_a, images_b = _images([2, 64, 64, 3], 1), _images([2, 64, 64, 3], 2)
-  outputs = model._forward(  # pylint: disable=protected-access
+  outputs = model.forward(
       images_a, images_b, training=False, sample=False)
   terms = model.vae_losses(images_a, images_b, outputs)
   for d in "ab":
@@ -124,8 +123,8 @@ def test_y_image_values():
 
 
 def test_spatial_context_feeds_encoders_and_discriminators_only():
-  with_y = networks.build_networks(TINY_NATURAL)
-  without = networks.build_networks(dataclasses.replace(TINY_NATURAL, spatial_context=False))
+  with_y = variants.build_networks(TINY_NATURAL)
+  without = variants.build_networks(dataclasses.replace(TINY_NATURAL, spatial_context=False))
   for nets, extra in ((with_y, 1), (without, 0)):
     x = _images([1, 64, 64, 3])
     mus = [mu for mu, _ in nets.encoder_a(x)]
@@ -145,4 +144,4 @@ def test_spatial_context_feeds_encoders_and_discriminators_only():
 ])
 def test_bad_natural_configs_are_rejected(field, value, match):
   with pytest.raises(ValueError, match=match):
-    networks.architecture_for(dataclasses.replace(TINY_NATURAL, **{field: value}))
+    variants.architecture(dataclasses.replace(TINY_NATURAL, **{field: value}))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from unit_tf import run_dir
 from unit_tf import tasks
 from unit_tf import training
 from unit_tf.config import LossConfig, TrainConfig
@@ -16,7 +17,7 @@ TRAIN = TrainConfig(batch_size=4, max_steps=4, log_every=1, image_every=0, eval_
 
 
 def _variables(model_dir, task):
-  model, _, step = training.restore_model(model_dir, task.image_shape_a, task.image_shape_b)
+  model, _, step = run_dir.restore_model(model_dir, task.image_shape_a, task.image_shape_b)
   return step, {v.path: v.numpy() for v in model.variables}
 
 
@@ -54,7 +55,7 @@ def test_nan_loss_stops_without_overwriting_checkpoints(tmp_path, mnist_arrays, 
   with pytest.raises(training.NonFiniteLossError, match="step 3"):
     training.train(model_dir, task, tiny_config, LossConfig(),
                    dataclasses.replace(TRAIN, max_steps=6))
-  assert training.checkpoint_path(model_dir).endswith("ckpt-2")
+  assert run_dir.checkpoint_path(model_dir).endswith("ckpt-2")
   step, variables = _variables(model_dir, task)
   assert step == 2
   assert all(np.isfinite(v).all() for v in variables.values() if v.dtype.kind == "f")
@@ -73,9 +74,9 @@ def test_resume_with_another_architecture_is_refused(tmp_path, mnist_arrays, tin
 
 def test_checkpoint_path_names_missing_steps(tmp_path, mnist_arrays, tiny_config):
   with pytest.raises(FileNotFoundError, match="no checkpoint"):
-    training.checkpoint_path(str(tmp_path))
+    run_dir.checkpoint_path(str(tmp_path))
   model_dir = str(tmp_path / "run")
   training.train(model_dir, tasks.ToyTask(mnist_arrays), tiny_config, LossConfig(),
                  dataclasses.replace(TRAIN, max_steps=2))
   with pytest.raises(FileNotFoundError, match=r"no checkpoint for step 7 .*\['2'\]"):
-    training.checkpoint_path(model_dir, 7)
+    run_dir.checkpoint_path(model_dir, 7)

@@ -57,9 +57,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from unit_tf import benchmark  # pylint: disable=g-import-not-at-top
-  from unit_tf import training  # pylint: disable=g-import-not-at-top
+  from unit_tf import config as unit_config  # pylint: disable=g-import-not-at-top
 
-  model_config, loss_config, base_train, (height, width) = experiment_flags.configs()
+  model_config, loss_config, base_train, options, (height, width) = experiment_flags.configs()
   shape_a = (height, width or height, model_config.channels_a)
   shape_b = (height, width or height, model_config.channels_b)
   results = {"image_shape_a": shape_a, "image_shape_b": shape_b, "runs": []}
@@ -71,10 +71,13 @@ def main(argv):
                          "integers, e.g. 256,512") from None
   for setting in settings:
     train_config = dataclasses.replace(base_train, **setting)
-    if train_config.mixed_precision not in training.MIXED_PRECISION_POLICIES:
-      raise app.UsageError(f"mixed_precision must be one of {training.MIXED_PRECISION_POLICIES}")
+    try:
+      unit_config.validate(train_config)
+    except ValueError as e:
+      raise app.UsageError(f"--settings: {e}") from None
     steps, model = benchmark.time_train_steps(model_config, loss_config, train_config, shape_a,
-                                              shape_b, steps=FLAGS.steps, warmup=FLAGS.warmup)
+                                              shape_b, steps=FLAGS.steps, warmup=FLAGS.warmup,
+                                              options=options)
     translate = benchmark.time_translation(model, shape_a, FLAGS.translate_batch)
     by_size = {size: benchmark.time_translation(model, (size, size, shape_a[-1]),
                                                 FLAGS.translate_batch) for size in sizes}

@@ -45,24 +45,24 @@ def _uda_task(configs):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from unit_tf import config as unit_config  # pylint: disable=g-import-not-at-top
-  from unit_tf import training  # pylint: disable=g-import-not-at-top
+  from unit_tf import run_dir  # pylint: disable=g-import-not-at-top
+  from unit_tf import variants  # pylint: disable=g-import-not-at-top
   try:
-    configs = unit_config.load_configs(FLAGS.model_dir)
+    configs = run_dir.load_configs(FLAGS.model_dir)
   except FileNotFoundError as e:
     raise SystemExit(f"error: {e}") from None
+  if FLAGS.task == "uda" and variants.variant_of(configs["model"].arch).name != "uda":
+    raise SystemExit(f"error: {FLAGS.model_dir} has no class head (arch "
+                     f"{configs['model'].arch!r}); --task=uda evaluates "
+                     f"{' / '.join(sorted(variants.named('uda').presets))} runs")
   if FLAGS.task == "uda":
     task = _uda_task(configs)
   else:
     task = flag_defs.load_task(FLAGS.data_path, FLAGS.tfds_data_dir)
   try:
-    model, _, step = training.restore_for_inference(FLAGS.model_dir, step=FLAGS.step)
+    model, _, step = run_dir.restore_for_inference(FLAGS.model_dir, step=FLAGS.step)
   except FileNotFoundError as e:
     raise SystemExit(f"error: {e}") from None
-  if FLAGS.task == "uda" and not model.discriminator_a.classifier:
-    raise SystemExit(f"error: {FLAGS.model_dir} has no class head (arch "
-                     f"{configs['model'].arch!r}); --task=uda evaluates digits_lenet / "
-                     "digits_svhn runs")
   results = task.evaluate(model, FLAGS.eval_examples)
   results["step"] = step
   print(json.dumps(results, sort_keys=True))

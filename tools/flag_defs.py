@@ -40,13 +40,13 @@ def define_uda_data_flags():
 def load_uda_task(source, target, data_path_a, data_path_b, tfds_data_dir, image_size,
                   channels_a, channels_b):
   """The domain-adaptation task; data errors become a one-line exit message."""
-  from unit_tf import tasks  # pylint: disable=g-import-not-at-top
   from unit_tf.data import digits  # pylint: disable=g-import-not-at-top
+  from unit_tf.uda import task as uda_task  # pylint: disable=g-import-not-at-top
   from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
   if not source or not target:
     raise SystemExit("error: --task=uda needs --source and --target (mnist, usps or svhn)")
   try:
-    return tasks.DomainAdaptationTask(
+    return uda_task.DomainAdaptationTask(
         digits.load_domain(source, data_path_a, tfds_data_dir, flag="--data_path_a"),
         digits.load_domain(target, data_path_b, tfds_data_dir, flag="--data_path_b"),
         image_size, channels_a, channels_b, names=(source, target))

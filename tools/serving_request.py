@@ -21,8 +21,10 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 flags.DEFINE_list("images", None, "Image files to translate (comma-separated).", required=True)
-flags.DEFINE_enum("signature", "a2b_bytes", ["a2b", "b2a", "a2b_bytes", "b2a_bytes"],
-                  "Signature to call (see docs/serving.md).")
+flags.DEFINE_enum("signature", "a2b_bytes", ["a2b", "b2a", "a2b_bytes", "b2a_bytes",
+                                             "classify_a", "classify_b"],
+                  "Signature to call (see docs/serving.md); classify_* (domain-adaptation models) "
+                  "print one JSON line per image with its class and scores.")
 flags.DEFINE_enum("format", "row", ["row", "columnar"],
                   "JSON form of the inputs: row = \"instances\", columnar = \"inputs\".")
 flags.DEFINE_list("seeds", None, "One integer per image, for models exported with --sample.")
@@ -78,9 +80,18 @@ def main(argv):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
   try:
-    outputs = serving.images_from_response(FLAGS.signature, serving.post(FLAGS.url, body))
+    response = serving.post(FLAGS.url, body)
+    if FLAGS.signature in serving.CLASSIFIERS:
+      classes, scores = serving.classes_from_response(FLAGS.signature, response)
+    else:
+      outputs = serving.images_from_response(FLAGS.signature, response)
   except (OSError, ValueError, KeyError) as e:
     raise SystemExit(f"error: {e}") from None
+  if FLAGS.signature in serving.CLASSIFIERS:
+    for path, label, score in zip(FLAGS.images, classes, scores):
+      print(json.dumps({"image": path, "class": int(label),
+                        "scores": [round(float(v), 6) for v in score]}))
+    return
   os.makedirs(FLAGS.out_dir, exist_ok=True)
   direction = FLAGS.signature.replace("_bytes", "")
   for path, array in zip(FLAGS.images, outputs):

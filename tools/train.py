@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+import config_flags
 import experiment_flags
 import flag_defs
 
@@ -35,6 +36,7 @@ def _write_effective_flags(model_dir):
   names = [f for f in FLAGS.get_key_flags_for_module(module)]
   names += FLAGS.get_key_flags_for_module(experiment_flags)
   names += FLAGS.get_key_flags_for_module(flag_defs)
+  names += FLAGS.get_key_flags_for_module(config_flags)
   lines = [f.serialize() for f in names if f.value is not None]
   path = os.path.join(model_dir, "flags.txt")
   with open(path + ".tmp", "w") as f:
@@ -52,7 +54,7 @@ def main(argv):
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  model_config, loss_config, train_config, (height, width) = experiment_flags.configs()
+  model_config, loss_config, train_config, options, (height, width) = experiment_flags.configs()
   if train_config.batch_size % strategy.num_replicas_in_sync:
     raise app.UsageError(f"--batch_size={train_config.batch_size} must be divisible by the "
                          f"{strategy.num_replicas_in_sync} replicas")
@@ -62,7 +64,7 @@ def main(argv):
     _write_effective_flags(FLAGS.model_dir)
   try:
     logs = training.train(FLAGS.model_dir, task, model_config, loss_config, train_config,
-                          strategy=strategy)
+                          strategy=strategy, options=options)
   except (training.NonFiniteLossError, ValueError) as e:
     raise SystemExit(f"error: {e}") from None
   logging.info("done: %s", logs)

@@ -45,10 +45,10 @@ class _RunTranslator:
 
   def __init__(self, model_dir, direction, step, sample):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from unit_tf import training  # pylint: disable=g-import-not-at-top
+    from unit_tf import run_dir  # pylint: disable=g-import-not-at-top
     # Weights and batch-norm statistics only: the optimizers' slots (twice the weights again, 1.8 GB
     # for the Table 10 network) are training state, so they are neither built nor read.
-    self.model, configs, self.step = training.restore_for_inference(model_dir, step)
+    self.model, configs, self.step = run_dir.restore_for_inference(model_dir, step)
     channels_a, channels_b = configs["model"].channels_a, configs["model"].channels_b
     self.in_channels = channels_a if direction == "a2b" else channels_b
     self.out_channels = channels_b if direction == "a2b" else channels_a
@@ -109,11 +109,11 @@ class _SavedModelTranslator:
   def __call__(self, images, sample_index):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from unit_tf import visualize  # pylint: disable=g-import-not-at-top
+    from unit_tf.core import pixels  # pylint: disable=g-import-not-at-top
     kwargs = {"images": tf.constant(visualize.to_uint8(images))}
     if self._sampled:
       kwargs["seed"] = tf.constant([self.seed * 1000003 + sample_index], tf.int64)
-    out = self._fn(**kwargs)["images"]
-    return tf.cast(out, tf.float32) / 127.5 - 1.0
+    return pixels.to_float(self._fn(**kwargs)["images"])
 
 
 def _output_names(paths, source):

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from unit_tf import distribute
+from unit_tf import run_dir
 from unit_tf import training
 
 
@@ -37,7 +38,7 @@ def _timed(fn, calls, warmup):
 
 
 def time_train_steps(model_config, loss_config, train_config, shape_a, shape_b, steps=20,
-                     warmup=3, strategy=None):
+                     warmup=3, strategy=None, options=None):
   """Seconds per training step (K discriminator updates + 1 generator update) on random images.
 
   Returns summarize(...) with images/s counting the N images of each domain per step.
@@ -48,8 +49,8 @@ def time_train_steps(model_config, loss_config, train_config, shape_a, shape_b, 
   keras.config.set_dtype_policy(train_config.mixed_precision)
   try:
     with strategy.scope():
-      model, _, _ = training.build_trained_objects(model_config, loss_config, train_config,
-                                                   shape_a, shape_b)
+      model, _, _ = run_dir.build_trained_objects(model_config, loss_config, train_config,
+                                                  shape_a, shape_b, options)
   finally:
     keras.config.set_dtype_policy(previous)
   chunks = train_config.disc_steps + 1

@@ -1,7 +1,13 @@
 """Frozen configuration dataclasses: what the tools hand to the library.
 
+Every field is declared once, with `option(default, help, ...)`: its default, the help text of its
+command-line flag and its validation (bounds, choices). `tools/experiment_flags.py` generates the
+flags from these fields, and `validate` checks a dataclass built in code the same way, so a field,
+its flag and its checks cannot drift apart. Core fields live here; a variant's own options live in
+its package (`unit_tf.nips.options`, `unit_tf.uda.options`) and are declared the same way.
+
 A run directory stores them as `config.json` so that `evaluate`, `translate` and `export` rebuild
-the same model without the original flags.
+the same model without the original flags (`unit_tf.run_dir.load_configs`).
 """
 
 import dataclasses
@@ -9,125 +15,140 @@ import json
 import os
 from typing import Optional
 
+from unit_tf.core import losses
+
 CONFIG_FILENAME = "config.json"
+
+
+def option(default, help, lower=None, upper=None, choices=None, flag=None, negate=False,
+           resolved=False):  # pylint: disable=redefined-builtin
+  """A dataclass field with what its flag and its validation need.
+
+  Args:
+    default: the field's default (also the flag's, unless `resolved`).
+    help: the flag's help text.
+    lower, upper: inclusive bounds of a number.
+    choices: the allowed values (the flag becomes an enum); a callable returning them is called
+      when the flag is defined (registries that live elsewhere).
+    flag: the flag's name when it differs from the field's (e.g. an inverted bool).
+    negate: the flag is the negation of the field (`--no_discriminators` sets
+      use_discriminators=False).
+    resolved: the flag defaults to None and the tool resolves it (e.g. from the task or the
+      architecture's paper sharing); the field keeps `default`.
+  """
+  return dataclasses.field(default=default, metadata={
+      "help": help, "lower": lower, "upper": upper, "choices": choices, "flag": flag,
+      "negate": negate, "resolved": resolved})
+
+
+def choices_of(field):
+  choices = field.metadata.get("choices")
+  return choices() if callable(choices) else choices
+
+
+def validate(config):
+  """ValueError naming the field if a value is outside its declared bounds or choices."""
+  for field in dataclasses.fields(config):
+    value = getattr(config, field.name)
+    if value is None:
+      continue
+    meta = field.metadata
+    choices = choices_of(field)
+    if choices is not None and value not in choices:
+      raise ValueError(f"{field.name}={value!r} is not one of {sorted(choices)}")
+    if meta.get("lower") is not None and value < meta["lower"]:
+      raise ValueError(f"{field.name}={value} is below its minimum {meta['lower']}")
+    if meta.get("upper") is not None and value > meta["upper"]:
+      raise ValueError(f"{field.name}={value} is above its maximum {meta['upper']}")
+  return config
+
+
+MIXED_PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  """The six networks.
+  """The six networks (every variant); `arch` picks the variant (`unit_tf.variants`)."""
 
-  Attributes:
-    arch: network preset in `unit_tf.networks.PRESETS`: "toy" is the paper's Table 3,
-      "paper_natural" its Table 10 (fully convolutional, stochastic skip connections).
-    image_size: height of the training images, and their width unless `image_width` is set.
-    image_width: width of the training images when it differs from the height (None: square).
-    channels_a, channels_b: image channels of each domain (1 for thermal/grey, 3 for RGB).
-    gen_filters: filters of the first encoder layer; doubled per layer (Appendix B, "capacity").
-    dis_filters: filters of the first discriminator layer.
-    n_shared_enc, n_shared_gen, n_shared_dis: the paper's n_E, n_G, n_D (Table 4): how many of the
-      last encoder layers (the mu/variance head counts as one), first generator layers and last
-      discriminator layers are the same Keras objects in both domains. 0 means no sharing.
-    norm: "batch" or "none".
-    sync_batch_norm: synchronize batch statistics across replicas (tf.distribute).
-    bn_momentum: moving-average momentum of batch norm (0.9 = PyTorch's 0.1, as the authors' code).
-    leaky_slope: negative slope of LeakyReLU.
-    spatial_context: concatenate the y-image (-1 top row .. +1 bottom row) to the input of the
-      encoders and discriminators (Section 4, "Spatial Context").
-    xy_context: concatenate x- and y-coordinate channels to the encoders' input only (the
-      authors' SVHN -> MNIST domain-adaptation code).
-    num_scales: arch "nips": discriminator scales (the release's 3); other presets ignore it.
-  """
-
-  arch: str = "toy"
-  image_size: int = 32
-  channels_a: int = 3
-  channels_b: int = 3
-  gen_filters: int = 32
-  dis_filters: int = 32
-  n_shared_enc: int = 4
-  n_shared_gen: int = 3
-  n_shared_dis: int = 4
-  norm: str = "batch"
-  sync_batch_norm: bool = False
-  bn_momentum: float = 0.9
-  leaky_slope: float = 0.2
-  image_width: Optional[int] = None
-  spatial_context: bool = False
-  xy_context: bool = False
-  num_scales: int = 3
+  arch: str = option("toy", "Network preset: toy = the paper's Table 3 (32x32); paper_natural = "
+                     "Table 10 (fully convolutional, stochastic skip connections); digits_lenet / "
+                     "digits_svhn = Table 3 with the two-head discriminators of Tables 6 / 8 "
+                     "(domain adaptation, 32x32); nips = the NIPS 2017 version of the authors' "
+                     "code release (residual blocks, instance norm, multi-scale discriminators; "
+                     "README, '--arch=nips').")
+  image_size: int = option(32, "Training crop height (and width unless --image_width); a "
+                           "multiple of 32 for paper_natural. Default: 32 (toy, uda), 128 "
+                           "(celeba).", lower=1, resolved=True)
+  channels_a: int = option(3, "Channels of domain a (1: thermal IR / grey).", choices=(1, 3))
+  channels_b: int = option(3, "Channels of domain b.", choices=(1, 3))
+  gen_filters: int = option(32, "Filters of the first encoder layer, doubled per layer "
+                            "(Appendix B, 'capacity').", lower=1)
+  dis_filters: int = option(32, "Filters of the first discriminator layer.", lower=1)
+  n_shared_enc: int = option(4, "n_E: shared last encoder layers (toy: the mu/var head is one; "
+                             "nips: residual blocks at the latent end, the stem is a 5th). "
+                             "Default: the paper's, 4 (toy), 3 (paper_natural), 1 (nips; 0 = the "
+                             "release).", lower=0, resolved=True)
+  n_shared_gen: int = option(3, "n_G: shared first generator layers (nips: residual blocks from "
+                             "the latent on). Default: the paper's, 3 (toy), 4 (paper_natural), "
+                             "1 (nips; 0 = the release).", lower=0, resolved=True)
+  n_shared_dis: int = option(4, "n_D: shared last discriminator layers (nips: of every scale). "
+                             "Default: the paper's, 4; 0 for nips (the release).", lower=0,
+                             resolved=True)
+  norm: str = option("batch", "Normalization in the conv blocks of the paper presets (nips has "
+                     "the release's instance / layer norm).", choices=("batch", "none"))
+  sync_batch_norm: bool = option(False, "Synchronize batch-norm statistics across replicas "
+                                 "(tf.distribute: all-reduce the batch moments).")
+  bn_momentum: float = option(0.9, "Batch-norm moving-average momentum (0.9 = PyTorch's 0.1, "
+                              "as the authors' code).", lower=0.0, upper=1.0)
+  leaky_slope: float = option(0.2, "Negative slope of LeakyReLU.", lower=0.0, upper=1.0)
+  image_width: Optional[int] = option(None, "Training crop width if not --image_size (None: "
+                                      "square).", lower=1)
+  spatial_context: bool = option(False, "Concatenate a y-coordinate channel (-1 top, +1 bottom) "
+                                 "to the encoders' and discriminators' input (Section 4).")
+  xy_context: bool = option(False, "Concatenate x- and y-coordinate channels to the encoders' "
+                            "input (the authors' SVHN -> MNIST code; see README).")
 
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-  """Weights of the objective (Eqs. 1-5).
+  """Weights of the objective (Eqs. 1-5), shared by every variant."""
 
-  Attributes:
-    lambda_recon: lambda_1, weight of the image negative log-likelihood.
-    lambda_kl: lambda_2, weight of the KL divergence to N(0, I).
-    lambda_gan: weight of the adversarial terms in the encoder/generator update.
-    recon_loss: "l2" (Gaussian likelihood, as in the paper) or "l1" (Laplacian).
-    use_discriminators: False trains the coupled VAEs of Table 5 (no GAN terms, no D update).
-    lambda_cls: domain adaptation (Appendix C): weight of the cross-entropy of D_a's class head
-      on the labelled source images (domain a is the source), added to the discriminator update.
-      0 = plain UNIT; training then reads no labels.
-    lambda_feature: weight of the discriminator feature-matching term of the authors' code
-      (D_b's features of a->b translations against D_a's of a->a reconstructions, and the
-      reverse), added to the discriminator update.
-    lambda_cls_translated: domain adaptation, our variant: weight of the cross-entropy of D_b's
-      class head on the a->b translations of the labelled source images, with their source
-      labels (discriminator update). 0 = off, the paper's method.
-    source_only: the no-adaptation baseline: train only D_a's classifier path on source labels
-      (no encoder, generator or adversarial update); target images are then classified by it.
-    gan_loss, kl_loss, lambda_cycle, lambda_kl_cycle: arch "nips" only (the NIPS 2017 version):
-      "lsgan" or "nonsaturating" adversarial loss; "mean_square" (the release's mean of mu^2) or
-      "gaussian" (the closed-form KL above) latent loss; weights of the VAE-cycle image loss
-      |x - x_aba| and of the KL of the re-encoded translation. The defaults are the paper's model.
-  """
-
-  lambda_recon: float = 1.0
-  lambda_kl: float = 1e-4
-  lambda_gan: float = 1.0
-  recon_loss: str = "l2"
-  use_discriminators: bool = True
-  lambda_cls: float = 0.0
-  lambda_feature: float = 0.0
-  source_only: bool = False
-  lambda_cls_translated: float = 0.0
-  gan_loss: str = "nonsaturating"
-  kl_loss: str = "gaussian"
-  lambda_cycle: float = 0.0
-  lambda_kl_cycle: float = 0.0
+  lambda_recon: float = option(1.0, "lambda_1: weight of the image likelihood.", lower=0.0)
+  lambda_kl: float = option(1e-4, "lambda_2: weight of the KL term.", lower=0.0)
+  lambda_gan: float = option(1.0, "Weight of the generators' adversarial terms.", lower=0.0)
+  recon_loss: str = option("l2", "Likelihood: l2 = Gaussian (paper), l1 = Laplacian (sums over "
+                           "pixels), l1_mean = mean |x - x'| per image (the release's, for its "
+                           "weights).", choices=tuple(losses.RECONSTRUCTION_LOSSES))
+  use_discriminators: bool = option(True, "Train the coupled VAEs of Table 5 (no GAN).",
+                                    flag="no_discriminators", negate=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-  """The optimisation loop (Algorithm 1) and its bookkeeping.
+  """The optimisation loop (Algorithm 1) and its bookkeeping."""
 
-  weight_decay: arch "nips": coupled L2 (PyTorch Adam's weight_decay, as the release), 0 = off.
-  lr_decay_steps, lr_decay_factor: staircase decay, lr * factor^floor(step / steps); 0 = constant.
-  ema_decay: arch "nips": exponential moving average of the encoder/generator weights, used for
-    translation and export (0 = off).
-  """
-
-  batch_size: int = 64
-  max_steps: int = 10000
-  learning_rate: float = 2e-4
-  beta_1: float = 0.5
-  beta_2: float = 0.999
-  disc_steps: int = 1
-  seed: int = 0
-  log_every: int = 50
-  image_every: int = 500
-  checkpoint_every: int = 1000
-  eval_every: int = 1000
-  eval_examples: int = 10000
-  keep_checkpoints: int = 5
-  jit_compile: bool = False
-  mixed_precision: str = "float32"  # or mixed_float16 / mixed_bfloat16 (Keras dtype policies)
-  weight_decay: float = 0.0
-  lr_decay_steps: int = 0
-  lr_decay_factor: float = 0.5
-  ema_decay: float = 0.0
+  batch_size: int = option(64, "N: images per domain per update (global batch).", lower=1)
+  max_steps: int = option(10000, "Total encoder/generator updates.", lower=1)
+  learning_rate: float = option(2e-4, "Adam learning rate (both optimizers).", lower=0.0)
+  beta_1: float = option(0.5, "Adam beta_1.", lower=0.0, upper=1.0)
+  beta_2: float = option(0.999, "Adam beta_2.", lower=0.0, upper=1.0)
+  disc_steps: int = option(1, "K: discriminator updates per generator update.", lower=1)
+  seed: int = option(0, "Seed of weights, data order and sampling noise.", lower=0)
+  log_every: int = option(50, "Steps between progress lines and loss summaries.", lower=1)
+  image_every: int = option(500, "Steps between TensorBoard image grids (0: never).", lower=0)
+  checkpoint_every: int = option(1000, "Steps between checkpoints (and at the end).", lower=1)
+  eval_every: int = option(1000, "Steps between metric evaluations (0: never).", lower=0)
+  eval_examples: int = option(10000, "Test examples per evaluation.", lower=1)
+  keep_checkpoints: int = option(5, "Checkpoints to keep.", lower=1)
+  jit_compile: bool = option(False, "XLA-compile the train step (on CPU it was slower in our "
+                             "measurements; see README).")
+  mixed_precision: str = option("float32", "Keras dtype policy: compute in float16/bfloat16, "
+                                "variables and losses in float32 (dynamic loss scaling for "
+                                "float16).", choices=MIXED_PRECISION_POLICIES)
+  lr_decay_steps: int = option(0, "Multiply the learning rate by --lr_decay_factor every N "
+                               "updates (staircase; release: 100000). 0 = constant.", lower=0)
+  lr_decay_factor: float = option(0.5, "Factor of each learning-rate decay.", lower=0.0,
+                                  upper=1.0)
 
 
 def save_configs(model_dir, **configs):
@@ -141,22 +162,18 @@ def save_configs(model_dir, **configs):
   os.replace(tmp, path)
 
 
-def load_configs(model_dir):
-  """Reads `config.json` back into {"model": ModelConfig, "loss": LossConfig, "train": ...}."""
+def read_configs(model_dir):
+  """The raw JSON of `model_dir/config.json` ({section: {field: value}})."""
   path = os.path.join(model_dir, CONFIG_FILENAME)
   if not os.path.exists(path):
     raise FileNotFoundError(
         f"{path} does not exist: {model_dir} is not a unit_tf run directory "
         "(train one with tools/train.py --model_dir=...).")
   with open(path) as f:
-    payload = json.load(f)
-  classes = {"model": ModelConfig, "loss": LossConfig, "train": TrainConfig}
-  out = {}
-  for name, values in payload.items():
-    cls = classes.get(name)
-    if cls is None:
-      out[name] = values
-      continue
-    known = {f.name for f in dataclasses.fields(cls)}
-    out[name] = cls(**{k: v for k, v in values.items() if k in known})
-  return out
+    return json.load(f)
+
+
+def from_dict(cls, values):
+  """`cls` from a dict, ignoring keys it has no field for."""
+  known = {f.name for f in dataclasses.fields(cls)}
+  return cls(**{k: v for k, v in values.items() if k in known})

@@ -55,9 +55,9 @@ def output_key(signature):
   return IMAGES_BYTES if is_bytes_signature(signature) else IMAGES
 
 
-def _check_signature(signature):
-  if signature not in SIGNATURES:
-    raise ValueError(f"unknown signature {signature!r}; exported ones: {', '.join(SIGNATURES)}")
+def _check_signature(signature, allowed=SIGNATURES + CLASSIFIERS):
+  if signature not in allowed:
+    raise ValueError(f"unknown signature {signature!r}; exported ones: {', '.join(allowed)}")
 
 
 def _b64(data):
@@ -68,7 +68,7 @@ def predict_body(signature, images, seeds=None, columnar=False):
   """The JSON object (a dict) of a REST `predict` request.
 
   Args:
-    signature: one of SIGNATURES.
+    signature: one of SIGNATURES or CLASSIFIERS.
     images: for *_bytes signatures, a list of encoded image files (bytes); otherwise a list of
       uint8 arrays [height, width, channels] of one size (they form one batch tensor).
     seeds: one int per image, for a model exported with sampling; None otherwise.
@@ -118,7 +118,7 @@ def images_from_response(signature, response):
 
   Returns a list of uint8 arrays [height, width, channels] (bytes signatures: the decoded PNGs).
   """
-  _check_signature(signature)
+  _check_signature(signature, SIGNATURES)
   if "error" in response:
     raise ValueError(f"server error: {response['error']}")
   # One named output: TF Serving omits its name under "predictions" (row) / "outputs" (columnar).
@@ -134,6 +134,21 @@ def images_from_response(signature, response):
       array = np.asarray(image)
     images.append(array if array.ndim == 3 else array[..., None])
   return images
+
+
+def classes_from_response(signature, response):
+  """(classes [N] int, scores [N, 10] float) of a classify_a / classify_b REST response (row or
+  columnar form)."""
+  _check_signature(signature, CLASSIFIERS)
+  if "error" in response:
+    raise ValueError(f"server error: {response['error']}")
+  if "predictions" in response:  # row form: one {name: value} per image
+    rows = response["predictions"]
+    classes = [row[CLASSES] for row in rows]
+    scores = [row[SCORES] for row in rows]
+  else:
+    classes, scores = response["outputs"][CLASSES], response["outputs"][SCORES]
+  return np.asarray(classes, np.int64), np.asarray(scores, np.float32)
 
 
 def post(url, body, timeout=60.0):

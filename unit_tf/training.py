@@ -4,10 +4,9 @@ One loop for every tf.distribute strategy: `strategy.run(model.train_step)` insi
 over `strategy.experimental_distribute_dataset`. Keras' `fit` is not used (it cannot drive
 MultiWorkerMirroredStrategy, keras-team/keras#20585), and the loop needs to own checkpointing.
 
-Run directory layout (`model_dir`):
-  config.json          the ModelConfig / LossConfig / TrainConfig of the run
-  checkpoints/         tf.train.CheckpointManager: model, both optimizers, step, noise RNG state
-  train/               TensorBoard events: losses, steps_per_sec, image grids, eval metrics
+The run directory's layout, configs and checkpoint helpers are `unit_tf.run_dir`. The loop logs
+every key the model's `train_step` returns, whatever the variant (TensorBoard `loss/<key>` and the
+progress line).
 """
 
 import contextlib
@@ -24,111 +23,22 @@ import tensorflow as tf
 
 from unit_tf import config as unit_config
 from unit_tf import distribute
-from unit_tf import model as unit_model
+from unit_tf import run_dir
+from unit_tf import variants
 from unit_tf import visualize
-
-CHECKPOINT_SUBDIR = "checkpoints"
-SUMMARY_SUBDIR = "train"
+from unit_tf.run_dir import CHECKPOINT_SUBDIR, SUMMARY_SUBDIR
 
 
 class NonFiniteLossError(RuntimeError):
   """A loss became NaN or infinite; training stopped before writing a checkpoint."""
 
 
-MIXED_PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
-
-
-def make_optimizer(train_config):
-  """Adam with the paper's settings (Section 4: lr 2e-4, betas 0.5 / 0.999); wrapped in dynamic
-  loss scaling under mixed_float16 (bfloat16 has float32's exponent range and needs none).
-
-  With `lr_decay_steps` the rate follows a staircase, lr * factor^floor(updates / steps) (the
-  release's StepLR; the optimizer's update count is the checkpointed step)."""
-  learning_rate = train_config.learning_rate
-  if train_config.lr_decay_steps:
-    learning_rate = keras.optimizers.schedules.ExponentialDecay(
-        learning_rate, train_config.lr_decay_steps, train_config.lr_decay_factor, staircase=True)
-  optimizer = keras.optimizers.Adam(learning_rate=learning_rate,
-                                    beta_1=train_config.beta_1, beta_2=train_config.beta_2)
-  if train_config.mixed_precision == "mixed_float16":
-    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-  return optimizer
-
-
-def build_trained_objects(model_config, loss_config, train_config, shape_a, shape_b):
-  """The compiled, built model and the tf.train.Checkpoint that holds everything a resume needs.
-
-  Call inside the strategy scope. Returns (model, checkpoint, step variable).
-  """
-  model = unit_model.build_model(model_config, loss_config, disc_steps=train_config.disc_steps,
-                                 seed=train_config.seed, weight_decay=train_config.weight_decay,
-                                 ema_decay=train_config.ema_decay)
-  model.compile(disc_optimizer=make_optimizer(train_config),
-                gen_optimizer=make_optimizer(train_config))
-  model.build_for(shape_a, shape_b)
-  step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-  # The noise generator's state is a Keras variable outside the layers' object graph: name it, or
-  # a resumed run would redraw the noise of step 0.
-  checkpoint = tf.train.Checkpoint(model=model, disc_optimizer=model.disc_optimizer,
-                                   gen_optimizer=model.gen_optimizer, step=step,
-                                   noise_seed_state=model.seed_generator.state)
-  return model, checkpoint, step
-
-
-def restore_model(model_dir, shape_a, shape_b, step=None):
-  """Rebuilds the model of a run directory and restores a checkpoint (the latest, or `step`).
-
-  Returns (model, configs dict, restored step).
-  """
-  configs = unit_config.load_configs(model_dir)
-  model, checkpoint, step_var = build_trained_objects(configs["model"], configs["loss"],
-                                                      configs["train"], shape_a, shape_b)
-  path = checkpoint_path(model_dir, step)
-  checkpoint.restore(path).assert_existing_objects_matched()
-  return model, configs, int(step_var.numpy())
-
-
-def restore_for_inference(model_dir, step=None):
-  """The run's model with the weights and batch-norm statistics of a checkpoint (the latest, or
-  `step`), for translation, evaluation and export. The optimizers' slots (twice the weights again)
-  are training state: neither built nor read. A run trained with `ema_decay` translates with the
-  moving average of its encoder/generator weights. Returns (model, configs dict, step)."""
-  configs = unit_config.load_configs(model_dir)
-  model_config = configs["model"]
-  path = checkpoint_path(model_dir, step)
-  height = model_config.image_size
-  width = getattr(model_config, "image_width", None) or height
-  ema_decay = configs["train"].ema_decay
-  model = unit_model.build_model(model_config, configs["loss"], ema_decay=ema_decay)
-  model.build_for((height, width, model_config.channels_a),
-                  (height, width, model_config.channels_b))
-  tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
-  if ema_decay:
-    model.use_averaged_weights()
-  return model, configs, int(path.rsplit("-", 1)[-1])
-
-
-def checkpoint_path(model_dir, step=None):
-  """Path of the latest checkpoint of a run, or of the one written at `step`."""
-  directory = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-  state = tf.train.get_checkpoint_state(directory)
-  if state is None or not state.all_model_checkpoint_paths:
-    raise FileNotFoundError(f"no checkpoint in {directory}")
-  if step is None:
-    return state.model_checkpoint_path
-  for path in state.all_model_checkpoint_paths:
-    if path.endswith(f"-{step}"):
-      return path
-  available = [p.rsplit("-", 1)[-1] for p in state.all_model_checkpoint_paths]
-  raise FileNotFoundError(f"no checkpoint for step {step} in {directory}; have {available}")
-
-
-def _check_compatible(model_dir, model_config, loss_config):
+def _check_compatible(model_dir, model_config, loss_config, options):
   path = os.path.join(model_dir, unit_config.CONFIG_FILENAME)
   if not os.path.exists(path):
     return
-  saved = unit_config.load_configs(model_dir)
-  for name, new in (("model", model_config), ("loss", loss_config)):
+  saved = run_dir.load_configs(model_dir)
+  for name, new in (("model", model_config), ("loss", loss_config), ("options", options)):
     if saved.get(name) != new:
       raise ValueError(
           f"{model_dir} holds a run with a different {name} configuration ({saved.get(name)}); "
@@ -197,15 +107,25 @@ def _writer_and_manager(model_dir, checkpoint, step_var, train_config, chief, wo
   return writer, manager
 
 
-def train(model_dir, task, model_config, loss_config, train_config, strategy=None):
+def _progress_line(step, max_steps, logs, rate):
+  """`step 100/2000 | d_loss 1.2345 g_loss ... | 2.10 it/s | ETA 0:15:00`: every logged key."""
+  values = " ".join(f"{k} {v:.4g}" for k, v in logs.items())
+  speed = f"{rate:.2f} it/s" if rate >= 1 or not rate > 0 else f"{1 / rate:.2f} s/it"
+  eta = _format_eta((max_steps - step) / rate if rate > 0 else float("nan"))
+  return f"step {step}/{max_steps} | {values} | {speed} | ETA {eta}"
+
+
+def train(model_dir, task, model_config, loss_config, train_config, strategy=None, options=None):
   """Trains (or resumes) a UNIT model on `task` in `model_dir`. Returns the final logs dict.
 
-  `strategy` is a tf.distribute strategy (default: none); `train_config.batch_size` is the global
-  batch, split across replicas. On a cluster only the chief writes into `model_dir`; every worker
-  restores from the chief's checkpoints.
+  `options` are the variant's (`unit_tf.variants`; None: its defaults). `strategy` is a
+  tf.distribute strategy (default: none); `train_config.batch_size` is the global batch, split
+  across replicas. On a cluster only the chief writes into `model_dir`; every worker restores
+  from the chief's checkpoints.
   """
-  if train_config.mixed_precision not in MIXED_PRECISION_POLICIES:
-    raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION_POLICIES}")
+  for cfg in (model_config, loss_config, train_config) + ((options,) if options else ()):
+    unit_config.validate(cfg)
+  options = variants.check_options(model_config, options)
   strategy = strategy or tf.distribute.get_strategy()
   replicas = strategy.num_replicas_in_sync
   if train_config.batch_size % replicas:
@@ -213,18 +133,18 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
                      f"{replicas} replicas")
   chief = distribute.is_chief(strategy)
   os.makedirs(model_dir, exist_ok=True)
-  _check_compatible(model_dir, model_config, loss_config)
+  _check_compatible(model_dir, model_config, loss_config, options)
   if chief:
-    describe = getattr(task, "describe", None)
-    unit_config.save_configs(model_dir, model=model_config, loss=loss_config, train=train_config,
-                             data=describe() if describe else None)
+    run_dir.save_configs(model_dir, model_config, loss_config, train_config, options,
+                         data=task.describe())
   keras.utils.set_random_seed(train_config.seed)
   previous_policy = keras.config.dtype_policy()
   keras.config.set_dtype_policy(train_config.mixed_precision)
   try:
     with strategy.scope():
-      model, checkpoint, step_var = build_trained_objects(
-          model_config, loss_config, train_config, task.image_shape_a, task.image_shape_b)
+      model, checkpoint, step_var = run_dir.build_trained_objects(
+          model_config, loss_config, train_config, task.image_shape_a, task.image_shape_b,
+          options)
   finally:
     keras.config.set_dtype_policy(previous_policy)
   writer, manager = _writer_and_manager(model_dir, checkpoint, step_var, train_config, chief,
@@ -277,14 +197,7 @@ def train(model_dir, task, model_config, loss_config, train_config, strategy=Non
           for k, v in logs.items():
             tf.summary.scalar(f"loss/{k}", v, step=step)
           tf.summary.scalar("perf/steps_per_sec", rate, step=step)
-          classes = (f" | cls {logs['cls_loss']:.3f} acc {logs['cls_accuracy']:.3f}"
-                     if loss_config.lambda_cls > 0 or loss_config.source_only else "")
-          logging.info("step %d/%d | d %.4f g %.4f | recon %.3f/%.3f kl %.3f/%.3f gan %.3f/%.3f"
-                       "%s | %.2f it/s | ETA %s", step, train_config.max_steps, logs["d_loss"],
-                       logs["g_loss"], logs["recon_a"], logs["recon_b"], logs["kl_a"],
-                       logs["kl_b"], logs["gan_a"], logs["gan_b"], classes, rate,
-                       _format_eta((train_config.max_steps - step) / rate if rate > 0 else
-                                   float("nan")))
+          logging.info("%s", _progress_line(step, train_config.max_steps, logs, rate))
           interval_start, interval_steps = time.perf_counter(), 0
         if chief and every(train_config.image_every, step):
           tf.summary.image("translations/a_aa_ab_b_bb_ba",

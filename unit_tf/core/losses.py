@@ -76,36 +76,11 @@ def generator_adversarial_loss(reconstruction_logits, translation_logits):
           0.5 * _sigmoid_ce(translation_logits, 1.0))
 
 
-def classification_loss(class_logits, labels):
-  """Cross-entropy of a class head on labelled images (Appendix C, multi-task training):
-
-  -log softmax(logits)[label], the softmax folded into the loss.
-  """
-  return tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=tf.cast(labels, tf.int32), logits=tf.cast(class_logits, tf.float32))
-
-
-def correct_predictions(class_logits, labels):
-  """1.0 where argmax(logits) == label, else 0.0 (per example; averaged it is the accuracy)."""
-  predicted = tf.argmax(tf.cast(class_logits, tf.float32), axis=-1, output_type=tf.int32)
-  return tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32)
-
-
-def feature_matching_loss(features, target_features):
-  """sum_j (f_j - f'_j)^2 per example: how far one discriminator's features of an image are from
-  the other discriminator's features of its counterpart (the authors' domain-adaptation code:
-  D_b's features of a translation a->b against D_a's features of the reconstruction a->a, both
-  decoded from the same latent)."""
-  diff = tf.cast(features, tf.float32) - tf.cast(target_features, tf.float32)
-  return _flat_sum(tf.square(diff))
-
-
-# ----- The NIPS 2017 version of UNIT (`--arch=nips`, the authors' 2018 code release) -----
+# ----- Per-pixel means and multi-scale GAN losses -----
 #
-# The release reduces each term to a mean over the whole batch tensor (torch.mean). Per-example
-# means over pixels / latent dimensions, averaged over the batch by the model, give the same value
-# for equally sized images, so the release's weights (recon_x_w 10, recon_kl_w 0.01, ...) apply
-# unchanged.
+# Terms reduced to a mean over each example's pixels / latent dimensions (rather than a sum): for
+# equally sized images their batch average equals a mean over the whole batch tensor, the
+# convention of the authors' 2018 code release, whose loss weights then apply unchanged.
 
 
 def _flat_mean(x):
@@ -114,7 +89,7 @@ def _flat_mean(x):
 
 
 def mean_absolute_error(images, reconstructions):
-  """The release's image reconstruction and cycle loss: mean_pixels |x - G(z)| per example."""
+  """mean_pixels |x - G(z)| per example (the 2018 release's reconstruction and cycle loss)."""
   return _flat_mean(tf.abs(tf.cast(images, tf.float32) - tf.cast(reconstructions, tf.float32)))
 
 

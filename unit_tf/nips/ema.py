@@ -3,7 +3,7 @@
 Averaged generator weights give smoother translations than the last iterate (Yazici et al. 2019,
 "The unusual effectiveness of averaging in GAN training"); users asked the UNIT release for it.
 The shadow copies live in this layer, which the model holds as an attribute, so the model's
-checkpoint saves and restores them; `training.restore_for_inference` copies them into the weights
+checkpoint saves and restores them; `run_dir.restore_for_inference` copies them into the weights
 when the run trained with an average, so translate, evaluate and export use them.
 """
 

@@ -25,7 +25,7 @@ Sharing (absent in the release): `n_shared_enc` counts the encoder's units at th
 (the 4 residual blocks, then the stem of 3 convolutions as a fifth unit), `n_shared_gen` the
 decoder's units from the latent on (4 residual blocks, then the upsampling head), `n_shared_dis`
 the last layers of every discriminator scale. Shared units are the same Keras objects in both
-domains, exactly as for the paper's presets (`unit_tf.networks`).
+domains, exactly as for the paper's presets (`unit_tf.core.nets`).
 """
 
 import dataclasses
@@ -35,8 +35,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from unit_tf import layers as unit_layers
-from unit_tf import networks as unit_networks
+from unit_tf.core import layers as unit_layers
+from unit_tf.core import nets as unit_networks
+from unit_tf.nips.options import NipsOptions
 
 INSTANCE_NORM_EPSILON = 1e-5  # PyTorch's InstanceNorm2d default, used by the release
 LAYER_NORM_EPSILON = 1e-5
@@ -304,11 +305,10 @@ class MultiScaleDiscriminator(keras.Model):
     self.private = [layer for private, _ in scales for layer in private]
     self.shared = [layer for _, shared in scales for layer in shared]
     self._scales = [list(private) + list(shared) for private, shared in scales]
-    self.classifier = []  # no class head (the domain-adaptation presets have one)
     self.context = unit_layers.SpatialContext(name="spatial_context") if spatial_context else None
     self.downsample = AveragePoolDown(name="downsample")
-    unit_networks._track(self, "private", self.private)  # pylint: disable=protected-access
-    unit_networks._track(self, "shared", self.shared)  # pylint: disable=protected-access
+    unit_networks.track(self, "private", self.private)
+    unit_networks.track(self, "shared", self.shared)
 
   def call(self, images, slot=0, training=None):
     x = images if self.context is None else self.context(images)
@@ -323,24 +323,26 @@ class MultiScaleDiscriminator(keras.Model):
     return outputs
 
 
-def check_config(config):
+def check_config(config, options=NipsOptions()):
   """The Architecture of a "nips" ModelConfig; ValueError if the discriminator's coarsest scale
   would be too small to reflect-pad (its 4th convolution needs at least 2x2 input)."""
-  arch = unit_networks.architecture_for(config)
-  if config.num_scales < 1:
-    raise ValueError(f"num_scales must be >= 1, got {config.num_scales}")
-  smallest = 16 * 2 ** (config.num_scales - 1)
+  arch = unit_networks.check_architecture(config, architecture(config.gen_filters,
+                                                               config.dis_filters))
+  if options.num_scales < 1:
+    raise ValueError(f"num_scales must be >= 1, got {options.num_scales}")
+  smallest = 16 * 2 ** (options.num_scales - 1)
   width = config.image_width or config.image_size
   if min(config.image_size, width) < smallest:
-    raise ValueError(f"arch 'nips' with num_scales={config.num_scales} needs training images of "
+    raise ValueError(f"arch 'nips' with num_scales={options.num_scales} needs training images of "
                      f"at least {smallest}x{smallest}, got {config.image_size}x{width} (lower "
                      "num_scales for small images)")
   return arch
 
 
-def build_networks(config):
+def build_networks(config, options=NipsOptions()):
   """The six networks of a ModelConfig with arch "nips", shared units tied by identity."""
-  arch = check_config(config)
+  arch = check_config(config, options)
+  num_scales = options.num_scales
   cut = len(arch.encoder) - config.n_shared_enc
   enc_shared = _build_units(arch.encoder[cut:], config, f"enc_shared_L{cut}_")
   encoders = [Encoder(_build_units(arch.encoder[:cut], config, f"enc_{d}_L"), enc_shared,
@@ -357,10 +359,10 @@ def build_networks(config):
 
   cut = len(arch.discriminator) - config.n_shared_dis
   dis_shared = [_build_units(arch.discriminator[cut:], config, f"dis_shared_S{s}_L{cut}_")
-                for s in range(config.num_scales)]
+                for s in range(num_scales)]
   discriminators = [MultiScaleDiscriminator(
       [(_build_units(arch.discriminator[:cut], config, f"dis_{d}_S{s}_L"), dis_shared[s])
-       for s in range(config.num_scales)], spatial_context=config.spatial_context,
+       for s in range(num_scales)], spatial_context=config.spatial_context,
       name=f"discriminator_{d}") for d in "ab"]
   return unit_networks.Networks(encoders[0], encoders[1], generators[0], generators[1],
                                 discriminators[0], discriminators[1])

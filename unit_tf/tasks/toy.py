@@ -1,0 +1,53 @@
+"""The MNIST colour/edge toy task of Appendix B."""
+
+import numpy as np
+import tensorflow as tf
+
+from unit_tf import metrics
+from unit_tf.data import toy
+from unit_tf.tasks.base import Task
+
+
+class ToyTask(Task):
+  """The MNIST colour/edge toy task of Appendix B; metrics toy_distance_a2b / toy_distance_b2a."""
+
+  image_shape_a = (toy.IMAGE_SIZE, toy.IMAGE_SIZE, 3)
+  image_shape_b = (toy.IMAGE_SIZE, toy.IMAGE_SIZE, 3)
+
+  def __init__(self, mnist, eval_batch_size=500):
+    self.domains = toy.ToyDomains(mnist)
+    self.eval_batch_size = eval_batch_size
+    self._translators = {}
+
+  def describe(self):
+    return {"task": "toy"}
+
+  def train_dataset(self, batch_size, seed, start_batch=0):
+    return self.domains.train_dataset(batch_size, seed, start_batch)
+
+  def visualization_batch(self, n=8):
+    images_a, images_b, _, _ = self.domains.test_batch(0, n)
+    return images_a, images_b
+
+  def _translator(self, model, direction):
+    key = (id(model), direction)
+    if key not in self._translators:
+      self._translators[key] = tf.function(
+          lambda images: model.translate(images, direction),
+          input_signature=[tf.TensorSpec([None, toy.IMAGE_SIZE, toy.IMAGE_SIZE, 3], tf.float32)])
+    return self._translators[key]
+
+  def evaluate(self, model, max_examples=None):
+    """Mean toy distance of each direction over the first `max_examples` test digits (all if
+    None)."""
+    total = len(self.domains.test_digits)
+    count = total if max_examples is None else min(max_examples, total)
+    sums = {"a2b": 0.0, "b2a": 0.0}
+    for start in range(0, count, self.eval_batch_size):
+      stop = min(start + self.eval_batch_size, count)
+      images_a, images_b, truth_a2b, truth_b2a = self.domains.test_batch(start, stop)
+      for direction, images, truth in (("a2b", images_a, truth_a2b),
+                                       ("b2a", images_b, truth_b2a)):
+        translated = self._translator(model, direction)(tf.convert_to_tensor(images))
+        sums[direction] += float(np.sum(metrics.toy_distance(translated, truth)))
+    return {f"toy_distance_{d}": s / count for d, s in sums.items()}
