@@ -141,7 +141,7 @@ def test_every_config_field_has_a_flag(monkeypatch):
     for field in dataclasses.fields(cls):
       name = field.metadata.get("flag") or field.name
       assert name in flags.FLAGS, f"{cls.__name__}.{field.name} has no flag --{name}"
-      assert flags.FLAGS[name].help.endswith(field.metadata["help"])  # enums prefix <choices>
+      assert field.metadata["help"] in flags.FLAGS[name].help
   assert "sync_batch_norm" in flags.FLAGS
 
 
@@ -245,3 +245,33 @@ def test_the_loop_logs_exactly_the_keys_the_model_returns(tmp_path, mnist_arrays
   assert losses == set(logs) == {"d_loss_a", "d_loss_b", "d_loss", "recon_a", "recon_b", "kl_a",
                                  "kl_b", "gan_a", "gan_b", "g_loss"}
   assert json.load(open(os.path.join(model_dir, "config.json")))["data"] == {"task": "toy"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch=toy", "--lambda_cycle=1"], "--lambda_cycle is an option of --arch=nips"),
+    (["--task=images", "--arch=nips", "--image_size=64", "--lambda_feature=1"],
+     "--lambda_feature is an option of --arch=digits_lenet / digits_svhn"),
+    (["--arch=toy", "--weight_decay=0.1"], "--weight_decay is an option of --arch=digits_lenet "
+                                           "/ digits_svhn / nips"),
+])
+def test_another_variants_option_is_a_usage_error(argv, message, monkeypatch):
+  monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
+  from absl import app  # pylint: disable=g-import-not-at-top
+  import experiment_flags  # pylint: disable=g-import-not-at-top
+  try:
+    flags.FLAGS(["train"] + argv)
+    with pytest.raises(app.UsageError, match=re.escape(message)):
+      experiment_flags.configs()
+  finally:
+    flags.FLAGS.unparse_flags()
+
+
+def test_a_shared_option_name_reaches_the_active_variant(monkeypatch):
+  monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
+  import experiment_flags  # pylint: disable=g-import-not-at-top
+  try:
+    flags.FLAGS(["train", "--task=images", "--arch=nips", "--image_size=64", "--weight_decay=0.25"])
+    options = experiment_flags.configs()[3]
+  finally:
+    flags.FLAGS.unparse_flags()
+  assert options == NipsOptions(weight_decay=0.25)

@@ -40,6 +40,12 @@ def define(cls, choices=None):
     values = choices.get(field.name) or unit_config.choices_of(field)
     _CHOICES[(cls, field.name)] = values
     help_text = meta["help"]
+    if name in FLAGS:  # another variant's option of the same name: one flag serves both
+      if FLAGS[name].default != (str(default) if values is not None and default is not None
+                                 else default):
+        raise TypeError(f"{cls.__name__}.{field.name}: flag --{name} exists with another default")
+      FLAGS[name].help += " | " + help_text
+      continue
     if tp is bool:
       flags.DEFINE_bool(name, (not default) if meta.get("negate") else default, help_text)
     elif values is not None:

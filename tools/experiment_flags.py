@@ -121,14 +121,18 @@ def configs():
   if FLAGS.task != "uda" and config_flags.build(uda_options).needs_labels:
     raise app.UsageError("--lambda_cls, --lambda_cls_translated and --source_only need "
                          "labelled source images: --task=uda")
+  own = ({f.name for f in dataclasses.fields(variant.options_class)}
+         if variant.options_class is not None else set())
+  owners = {}  # flag of another variant's options, set here -> the archs that implement it
   for other in variants.VARIANTS:
     if other is not variant and other.options_class is not None:
-      changed = config_flags.changed(other.options_class)
-      if changed:
-        raise app.UsageError(
-            f"{', '.join('--' + n for n in changed)}: options of --arch="
-            f"{' / '.join(sorted(other.presets))} ({other.name}); --arch={FLAGS.arch} does not "
-            "implement them")
+      for name in config_flags.changed(other.options_class):
+        if name not in own:
+          owners.setdefault(name, []).extend(sorted(other.presets))
+  if owners:
+    raise app.UsageError("; ".join(
+        f"--{name} is an option of --arch={' / '.join(archs)}" for name, archs in owners.items())
+        + f": --arch={FLAGS.arch} does not implement it")
   fixed_size = variant.presets[FLAGS.arch]().fixed_size
   if FLAGS.task not in ("toy", "uda") and fixed_size is not None:
     fully_convolutional = [a for v in variants.VARIANTS for a in v.presets
