@@ -87,6 +87,22 @@ def test_translated_class_loss_reaches_the_target_discriminator():
   assert not np.allclose(kernels[0.0], kernels[1.0])
 
 
+def test_weight_decay_adds_the_coupled_l2_gradient():
+  """With weight_decay, a D update on the same batch moves each weight by Adam's normalized
+  (g + wd * w); a large wd pulls D_b's private kernel towards zero."""
+  images = (_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3]))
+  norms = {}
+  for decay in (0.0, 10.0):
+    keras.utils.set_random_seed(0)
+    model = _built(TINY_LENET, UdaOptions(lambda_cls=1.0, weight_decay=decay))
+    kernel = model.discriminator_b.private[0].conv.kernel
+    before = np.abs(kernel.numpy()).sum()
+    for _ in range(3):
+      model.discriminator_update(images)
+    norms[decay] = np.abs(kernel.numpy()).sum() / before
+  assert norms[10.0] < norms[0.0]
+
+
 def test_without_labels_the_class_head_is_untouched():
   model = _built(TINY_LENET, UdaOptions(lambda_cls=10.0))
   head = model.discriminator_a.classifier[0].dense.kernel

@@ -17,7 +17,7 @@ class head) on the source labels, nothing else is trained.
 as Appendix C does at test time; a source-only baseline classifies both domains with D_a.
 """
 
-from unit_tf.core.model import SLOT_A, SLOT_B, average
+from unit_tf.core.model import SLOT_A, SLOT_B, average, coupled_l2
 from unit_tf.paper.model import PaperUNIT
 from unit_tf.uda import losses
 from unit_tf.uda.options import UdaOptions
@@ -29,6 +29,12 @@ class UdaUNIT(PaperUNIT):
   def __init__(self, networks, loss_config, options=UdaOptions(), **kwargs):
     super().__init__(networks, loss_config, **kwargs)
     self.options = options
+
+  def weight_penalty(self, variables):
+    """Coupled L2 on every update (the authors' digit code), if weight_decay > 0."""
+    if not self.options.weight_decay:
+      return None
+    return coupled_l2(self.options.weight_decay, variables)
 
   def build_heads(self, images_a, images_b):
     self.discriminator_a.classify(images_a, slot=SLOT_A, training=False)

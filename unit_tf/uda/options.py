@@ -21,6 +21,9 @@ class UdaOptions:
                                         "cross-entropy on a->b translations of the labelled "
                                         "source images (source labels). 0 = the paper's "
                                         "method.", lower=0.0)
+  weight_decay: float = option(0.0, "Task uda: coupled L2 weight decay on both optimizers "
+                               "(PyTorch Adam's weight_decay; the authors' digit code uses 5e-4). "
+                               "0 = off.", lower=0.0)
 
   @property
   def needs_labels(self):
