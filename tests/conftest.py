@@ -60,7 +60,7 @@ def shared_path(*parts):
 TOOL_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1")
 
 
-def run_tool(tool, *args, check=True, timeout=600):
+def run_tool(tool, *args, check=True, timeout=1800):
   """Runs tools/<tool> in a subprocess from the repository root; with `check`, a non-zero exit
   fails the test with the end of its stderr."""
   proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", tool), *args],

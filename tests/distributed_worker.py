@@ -49,7 +49,7 @@ def one_sgd_step(strategy, task):
   data = distribute.distribute_dataset(
       strategy, lambda: task.train_dataset(8 * 2, seed=0), chunks=2)
   step = training.make_train_function(model, strategy)
-  logs = step(next(iter(data)))
+  logs, _ = step(next(iter(data)))
   return ({v.path: v.numpy() for v in model.variables}, {k: float(v) for k, v in logs.items()},
           initial)
 

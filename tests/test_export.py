@@ -157,7 +157,7 @@ def fresh_process(exported, tmp_path_factory):
            png=np.array(png, dtype=object), jpeg=np.array(jpeg, dtype=object))
   proc = subprocess.run([sys.executable, "-c", _LOADER, inputs, exported.mean, exported.sampled,
                          outputs], capture_output=True, text=True, cwd=str(root), env=ENV,
-                        timeout=300, check=False)
+                        timeout=1800, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
   info = json.loads(proc.stdout.strip().splitlines()[-1])
   with np.load(outputs, allow_pickle=True) as data:
@@ -225,7 +225,7 @@ def test_bad_inputs_fail_inside_the_graph_with_clear_messages(fresh_process, cas
 def test_saved_model_cli_lists_every_signature(exported):
   proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "saved_model_cli"), "show",
                          "--all", "--dir", exported.mean], capture_output=True, text=True,
-                        env=ENV, timeout=300, check=True)
+                        env=ENV, timeout=1800, check=True)
   blocks = dict(re.findall(r"signature_def\['([^']+)'\]:\n(.*?)(?=\nsignature_def\[|\nThe Meta)",
                            proc.stdout, re.S))
   assert set(serving.SIGNATURES) | {"serving_default"} <= set(blocks)

@@ -15,6 +15,7 @@ source (batches/s), so you can see whether data or compute is the bottleneck. Pr
 writes everything as JSON.
 """
 
+import tool_env  # first: quiets TensorFlow's start-up before it is imported
 import dataclasses
 import itertools
 import json
@@ -109,4 +110,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  tool_env.run(main)

@@ -8,6 +8,7 @@ one more than the highest version there) and prints its path as the last line. S
 to serve them: docs/serving.md.
 """
 
+import tool_env  # first: quiets TensorFlow's start-up before it is imported
 from absl import app
 from absl import flags
 
@@ -39,4 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  tool_env.run(main)

@@ -11,6 +11,7 @@ send uint8 arrays (the files decoded here; all of one size). Models exported wit
 --seeds, one per image. Imports neither TensorFlow nor unit_tf's model: numpy and Pillow suffice.
 """
 
+import tool_env  # first: quiets TensorFlow's start-up before it is imported
 import json
 import os
 import sys
@@ -102,4 +103,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  tool_env.run(main)

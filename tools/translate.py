@@ -16,6 +16,7 @@ Files that cannot be decoded are skipped with a warning each and a count at the 
 is 1 if any was skipped.
 """
 
+import tool_env  # first: quiets TensorFlow's start-up before it is imported
 import os
 
 from absl import app
@@ -205,4 +206,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  tool_env.run(main)

@@ -65,7 +65,7 @@ def time_train_steps(model_config, loss_config, train_config, shape_a, shape_b, 
   step_fn = training.make_train_function(model, strategy, train_config.jit_compile)
 
   def one_step():
-    logs = step_fn(next(iterator))
+    logs, _ = step_fn(next(iterator))
     float(logs["g_loss"])
 
   return summarize(_timed(one_step, steps, warmup), 2 * train_config.batch_size), model

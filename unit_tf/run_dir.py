@@ -3,13 +3,20 @@
 Layout (`model_dir`):
   config.json          the ModelConfig / LossConfig / TrainConfig, the variant's options and
                        the task's description of the run
+  flags.txt            the effective flags of tools/train.py (a --flagfile)
+  .lock                the pid and host of the training writing here (RunLock)
   checkpoints/         tf.train.CheckpointManager: model, both optimizers, step, noise RNG state
   train/               TensorBoard events: losses, steps_per_sec, image grids, eval metrics
 """
 
+import json
 import os
+import shutil
+import socket
+import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from unit_tf import config as unit_config
@@ -41,6 +48,11 @@ def load_configs(model_dir):
 def save_configs(model_dir, model_config, loss_config, train_config, options=None, data=None):
   unit_config.save_configs(model_dir, model=model_config, loss=loss_config, train=train_config,
                            options=options, data=data)
+
+
+def checkpoint_state_path(model_dir):
+  """The CheckpointManager's index file of a run (it exists once a checkpoint was written)."""
+  return os.path.join(model_dir, CHECKPOINT_SUBDIR, "checkpoint")
 
 
 def checkpoint_path(model_dir, step=None):
@@ -121,3 +133,129 @@ def restore_for_inference(model_dir, step=None):
   tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
   model.prepare_for_inference()
   return model, configs, int(path.rsplit("-", 1)[-1])
+
+
+# ----- guarding a run directory -----
+
+
+class RunDirError(RuntimeError):
+  """The run directory cannot be used: unwritable, not a directory, or held by another run."""
+
+
+def check_writable(model_dir):
+  """Creates `model_dir` if needed and proves it writable, before anything expensive happens.
+
+  RunDirError with one sentence otherwise (empty name, a regular file, read-only, no permission).
+  """
+  if not model_dir:
+    raise RunDirError("--model_dir is empty: give the run directory, e.g. runs/my_run")
+  if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+    raise RunDirError(f"--model_dir={model_dir} is a file, not a directory")
+  probe = os.path.join(model_dir, f".write_test_{os.getpid()}")
+  try:
+    os.makedirs(model_dir, exist_ok=True)
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise RunDirError(f"cannot write to --model_dir={model_dir}: {e.strerror or e} "
+                      "(choose a writable directory)") from None
+
+
+LOCK_FILENAME = ".lock"
+
+
+def _alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # exists, owned by someone else
+    return True
+  return True
+
+
+class RunLock:
+  """One writer per run directory: `model_dir/.lock` holds the owner's pid, host and start time.
+
+  Taken atomically (O_CREAT | O_EXCL) and released on exit. A lock left by a dead process on this
+  host is stale and taken over (with a warning); a live owner, or one on another host, makes
+  `acquire` raise RunDirError naming it, unless `force` (`--force_unlock`).
+  """
+
+  def __init__(self, model_dir, force=False):
+    self.path = os.path.join(model_dir, LOCK_FILENAME)
+    self.force = force
+    self.held = False
+    self.previous = None  # the owner taken over, for the caller's log line
+
+  def _owner(self):
+    try:
+      with open(self.path) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return None
+
+  def acquire(self):
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    for _ in range(3):
+      try:
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+      except FileExistsError:
+        owner = self._owner()
+        stale = (owner is not None and owner.get("host") == record["host"] and
+                 not _alive(int(owner.get("pid", -1))))
+        if owner is None or stale or self.force:
+          self.previous = owner
+          try:
+            os.remove(self.path)
+          except FileNotFoundError:
+            pass
+          continue
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner.get("started", 0)))
+        raise RunDirError(
+            f"{os.path.dirname(self.path)} is in use by another training (pid {owner['pid']} on "
+            f"{owner['host']}, since {since}); wait for it, use another --model_dir, or pass "
+            "--force_unlock if that process is gone") from None
+      with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+      self.held = True
+      return self
+    raise RunDirError(f"could not take {self.path}: another process keeps recreating it")
+
+  def release(self):
+    if self.held and (self._owner() or {}).get("pid") == os.getpid():
+      os.remove(self.path)
+    self.held = False
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *exc):
+    self.release()
+
+
+def remove_stale_temporaries(model_dir):
+  """Deletes `ckpt-N_temp/` folders a killed checkpoint write left in checkpoints/ (call while
+  holding the run's lock). Returns their names."""
+  directory = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+  if not os.path.isdir(directory):
+    return []
+  stale = [n for n in os.listdir(directory) if n.endswith("_temp")]
+  for name in stale:
+    shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+  return stale
+
+
+def checkpoint_bytes(model):
+  """Bytes of one checkpoint of `model` (weights, statistics, both optimizers' slots)."""
+  variables = list(model.variables)
+  for optimizer in (model.disc_optimizer, model.gen_optimizer):
+    if optimizer is not None:
+      variables += list(optimizer.variables)
+  seen, total = set(), 0
+  for v in variables:
+    if id(v) not in seen:
+      seen.add(id(v))
+      total += int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size
+  return total
