@@ -109,9 +109,13 @@ def _plan(base):
 
 
 def _jobs(base, runs, effective):
-  """The jobs that bring every planned run (and, with --report_only, every run found in the
-  sweep directory) to an evaluated final step."""
+  """The jobs that bring every planned run to an evaluated final step (with --report_only: the
+  evaluation only, of every trained run found in the sweep directory), and the runs counted by
+  what they need."""
   jobs = []
+  states = {"finished": 0, "failed (not retried)": 0, "to train": 0, "to evaluate": 0}
+  if FLAGS.report_only:
+    states["not trained (--report_only)"] = states.pop("to train")
   planned = {run.name: run for run in runs}
   found = sweep.collect(FLAGS.sweep_dir)
   for name in list(planned) + [n for n in found if n not in planned]:
@@ -125,10 +129,14 @@ def _jobs(base, runs, effective):
     else:
       flags_of_run = sweep.read_flags_file(os.path.join(model_dir, "flags.txt"))
     need = sweep.refresh(record, model_dir, FLAGS.retry_failed)
-    if need is None or (FLAGS.report_only and need == "train"):
+    if need is None:
+      states["finished" if record.state == sweep.FINISHED else "failed (not retried)"] += 1
       continue
-    if name not in planned and need == "train":
-      continue  # a run of an earlier grid: reported, not trained
+    if need == "train" and (FLAGS.report_only or name not in planned):
+      if name in planned:  # runs of an earlier grid are reported, not trained
+        states["not trained (--report_only)"] += 1
+      continue
+    states[f"to {need}"] += 1
     evaluate = sweep.evaluation_args(flags_of_run)
     jobs.append(sweep.Job(
         record, model_dir,
@@ -137,7 +145,7 @@ def _jobs(base, runs, effective):
         # no --step: once trained, the latest checkpoint is the final step (never a best one)
         evaluate=(_evaluate_command() + [f"--model_dir={model_dir}"] + evaluate
                   if evaluate is not None else None)))
-  return jobs
+  return jobs, states
 
 
 def main(argv):
@@ -148,10 +156,9 @@ def main(argv):
   except sweep.SweepError as e:
     raise app.UsageError(str(e)) from None
   lock = None if FLAGS.report_only else _lock(FLAGS.sweep_dir)
-  jobs = _jobs(base, runs, effective)
-  skipped = len(runs) - sum(1 for j in jobs if j.record.name in effective)
-  logging.info("sweep %s: %d runs planned, %d to train or evaluate, %d finished or failed "
-               "(skipped)", FLAGS.sweep_dir, len(runs), len(jobs), skipped)
+  jobs, states = _jobs(base, runs, effective)
+  logging.info("sweep %s: %d runs planned; %s", FLAGS.sweep_dir, len(runs),
+               ", ".join(f"{n} {what}" for what, n in states.items()))
   for job in jobs:
     what = "evaluate" if job.train is None else (
         f"resume from step {job.record.step}" if job.record.step else "train")

@@ -628,8 +628,10 @@ def cells(records, runs=()):
           for k in keys]
 
 
-def metric_names(records):
-  return sorted({m for r in records if r.metrics for m in r.metrics})
+def metric_names(records, paper=()):
+  """The metrics of the evaluated records (and of the paper's figures, if given), sorted."""
+  names = {m for r in records if r.metrics for m in r.metrics}
+  return sorted(names | {m for _, values in paper for m in values})
 
 
 def flag_columns(records, groups=()):
@@ -705,7 +707,7 @@ def write_markdown(path, rows, groups=(), paper=(), title="Sweep results", comma
   final step, and the paper's figure beside it where `paper` gives one."""
   records = [r for c in rows for r in c.records]
   columns = flag_columns(records, groups)
-  metrics = metric_names(records)
+  metrics = metric_names(records, paper)
   with_paper = [m for m in metrics if any(paper_value(paper, c, m) is not None for c in rows)]
   header = [*columns, "runs"]
   for metric in metrics:
@@ -807,28 +809,59 @@ def _hparam_value(value):
 
 def write_hparams(sweep_dir, records, groups=()):
   """TensorBoard HParams: the experiment (swept flags, seed, final metrics) in
-  `sweep_dir/_hparams`, and one session per run in `RUN/hparams` with its flag values and its
-  metrics as scalars `final/METRIC` at the evaluated step. Rewritten on every report."""
+  `sweep_dir/_hparams`, and one session per run in `RUN/hparams` with its flag values, its
+  metrics as scalars `final/METRIC` at the evaluated step and its status (success, failure,
+  running for unfinished runs). Rewritten on every report."""
   import shutil  # pylint: disable=g-import-not-at-top
+  import socket  # pylint: disable=g-import-not-at-top
 
   from tensorboard.compat.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  from tensorboard.compat.proto import summary_pb2  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.hparams import api_pb2  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.hparams import metadata  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.hparams import plugin_data_pb2  # pylint: disable=g-import-not-at-top
   from tensorboard.plugins.hparams import summary_v2 as hp  # pylint: disable=g-import-not-at-top
   from tensorboard.plugins.scalar import summary_v2 as scalar  # pylint: disable=g-import-not-at-top
-  from tensorboard.summary.writer.event_file_writer import EventFileWriter  # pylint: disable=g-import-not-at-top
+  from tensorboard.summary.writer.record_writer import RecordWriter  # pylint: disable=g-import-not-at-top
 
   def write(logdir, summaries):
+    # RecordWriter on a plain file: TensorBoard's EventFileWriter would import TensorFlow for
+    # its file system layer, seconds of start-up for a few records.
     shutil.rmtree(logdir, ignore_errors=True)
-    writer = EventFileWriter(logdir)
-    for step, summary in summaries:
-      writer.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
-    writer.close()
+    os.makedirs(logdir)
+    name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
+    with open(os.path.join(logdir, name), "wb") as f:
+      writer = RecordWriter(f)
+      events = [event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")]
+      events += [event_pb2.Event(wall_time=time.time(), step=step, summary=summary)
+                 for step, summary in summaries]
+      for event in events:
+        writer.write(event.SerializeToString())
 
-  columns = flag_columns(records, groups)
-  metrics = metric_names(records)
-  hparams = [hp.HParam(name) for name in columns] + [hp.HParam("seed")]
+  def session_end(status):
+    content = plugin_data_pb2.HParamsPluginData(
+        version=metadata.PLUGIN_DATA_VERSION,
+        session_end_info=plugin_data_pb2.SessionEndInfo(status=status, end_time_secs=time.time()))
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(
+        tag=metadata.SESSION_END_INFO_TAG, metadata=metadata.create_summary_metadata(content))])
+
+  records = [r for r in records if r.state != PENDING]  # no directory of their own yet
+  values_of = {}
+  for record in records:
+    for name, value in record.cell_items:
+      values_of.setdefault(name, set()).add(_hparam_value(value))
+  seeds = {r.seed for r in records if r.seed is not None}
+  hparams = []
+  for name in flag_columns(records, groups):
+    values = values_of.get(name, set())
+    same_type = len({type(v) for v in values}) == 1
+    hparams.append(hp.HParam(name, hp.Discrete(sorted(values)) if same_type else None))
+  if seeds:
+    hparams.append(hp.HParam("seed", hp.Discrete(sorted(seeds))))
   write(os.path.join(sweep_dir, EXPERIMENT_SUBDIR),
-        [(0, hp.hparams_config_pb(hparams=hparams,
-                                  metrics=[hp.Metric(f"final/{m}") for m in metrics]))])
+        [(0, hp.hparams_config_pb(hparams=hparams, metrics=[
+            hp.Metric(f"final/{m}") for m in metric_names(records)]))])
+  statuses = {FINISHED: api_pb2.STATUS_SUCCESS, FAILED: api_pb2.STATUS_FAILURE}
   for record in records:
     values = {k: _hparam_value(v) for k, v in record.cell_items}
     if record.seed is not None:
@@ -837,6 +870,7 @@ def write_hparams(sweep_dir, records, groups=()):
     step = record.eval_step or record.step
     for metric, value in (record.metrics or {}).items():
       summaries.append((step, scalar.scalar_pb(f"final/{metric}", float(value))))
+    summaries.append((step, session_end(statuses.get(record.state, api_pb2.STATUS_RUNNING))))
     write(os.path.join(sweep_dir, record.name, HPARAMS_SUBDIR), summaries)
 
 
@@ -845,6 +879,7 @@ def write_reports(sweep_dir, records, runs=(), groups=(), paper=(), title="Sweep
   """results.csv, results.md, results.png (when there is a metric) and the HParams entries.
   Returns the paths written."""
   records = list(records)
+  os.makedirs(sweep_dir, exist_ok=True)
   rows = cells(records, runs)
   paths = [os.path.join(sweep_dir, "results.csv"), os.path.join(sweep_dir, "results.md")]
   write_csv(paths[0], records, groups)
