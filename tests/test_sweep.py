@@ -154,7 +154,7 @@ def test_refresh_tells_what_a_run_needs(tmp_path):
   record.metrics, record.eval_step = {"m": 1.0}, 10
   assert sweep.refresh(record, model_dir) is None and record.state == sweep.FINISHED
   record.max_steps = 20  # the base flags now train longer: resume
-  assert sweep.refresh(record, model_dir) == "train"
+  assert sweep.refresh(record, model_dir) == "train" and record.state == sweep.STOPPED
   record.state, record.reason = sweep.FAILED, "non-finite g_loss"
   assert sweep.refresh(record, model_dir) is None
   assert sweep.refresh(record, model_dir, retry_failed=True) == "train"
@@ -287,11 +287,27 @@ def test_results_table_plot_and_hparams(parallel_sweep):
   assert glob.glob(os.path.join(sweep_dir, sweep.EXPERIMENT_SUBDIR, "events.*"))
 
 
+def _group_alive(pgid):
+  """Whether a process of group `pgid` still runs (zombies, which nobody may reap, do not)."""
+  for entry in os.listdir("/proc"):
+    try:
+      with open(f"/proc/{entry}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+      continue
+    if int(fields[2]) == pgid and fields[0] != "Z":
+      return True
+  return False
+
+
 def _log_headers(path):
   with open(path) as f:
     return f.read().count("===== sweep")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="the trainings' SIGTERM on the sweep's death (PR_SET_PDEATHSIG) and "
+                    "/proc are Linux's")
 def test_killed_sweep_resumes_and_matches_uninterrupted(tmp_path, tiny_data, parallel_sweep):
   sweep_dir = str(tmp_path / "killed")
   args = [sys.executable, os.path.join(REPO, "tools", "sweep.py"), f"--sweep_dir={sweep_dir}",
@@ -308,11 +324,19 @@ def test_killed_sweep_resumes_and_matches_uninterrupted(tmp_path, tiny_data, par
             break
       time.sleep(0.05)
     assert proc.poll() is None, "the sweep ended before it could be killed"
-  finally:
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its trainings, no chance to save
+    proc.send_signal(signal.SIGKILL)  # the sweep only: no chance to clean up
     proc.wait()
+    while time.monotonic() < deadline and _group_alive(proc.pid):
+      time.sleep(0.1)  # its training gets SIGTERM, saves a checkpoint and exits
+  finally:
+    try:
+      os.killpg(proc.pid, signal.SIGKILL)  # hang guard: nothing of the group may survive
+    except ProcessLookupError:
+      pass
   killed_at = sweep.checkpoint_step(os.path.join(sweep_dir, RUN_NAMES[1]))
-  assert killed_at is not None and 4 <= killed_at < 24
+  assert killed_at is not None and 5 <= killed_at < 24
+  with open(second_log) as f:
+    assert f"SIGTERM: saved step {killed_at}" in f.read()
   assert sweep.read_record(os.path.join(sweep_dir, RUN_NAMES[1])).state == sweep.RUNNING
   first_log = os.path.join(sweep_dir, RUN_NAMES[0], sweep.LOG_FILENAME)
   first_headers = _log_headers(first_log)

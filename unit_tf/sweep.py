@@ -349,7 +349,8 @@ def refresh(record, model_dir, retry_failed=False):
       record.state = FINISHED
       return None
     return "evaluate"
-  if record.state in (RUNNING, FAILED):  # the sweep died with it, or a retry
+  if step is not None or record.state != PENDING:
+    # RUNNING: the sweep died with it; FAILED: a retry; FINISHED: max_steps grew since
     record.state = STOPPED
   return "train"
 
