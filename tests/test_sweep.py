@@ -402,3 +402,29 @@ def test_usage_errors_before_any_run(tmp_path, tiny_data, extra, message):
   assert message in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not sweep_dir.exists()
+
+
+def test_domain_adaptation_sweep_reports_accuracies(tmp_path):
+  mnist_path, usps_path = tmp_path / "mnist.npz", tmp_path / "usps.npz"
+  np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
+  usps = tiny_mnist(n_train=32, n_test=8, seed=1)
+  np.savez(usps_path, **{k: (v[:, 6:22, 6:22] if k.startswith("x_") else v)
+                         for k, v in usps.items()})
+  sweep_dir = str(tmp_path / "uda")
+  run_tool("sweep.py", f"--sweep_dir={sweep_dir}", "--task=uda", "--arch=digits_lenet",
+           "--source=mnist", "--target=usps", "--channels_a=1", "--channels_b=1",
+           "--gen_filters=4", "--dis_filters=4", "--n_shared_dis=3", "--lambda_cls=10",
+           "--batch_size=4", "--max_steps=2", "--log_every=1", "--image_every=0",
+           "--eval_every=0", "--checkpoint_every=2", "--eval_examples=8",
+           f"--data_path_a={mnist_path}", f"--data_path_b={usps_path}",
+           "--grid=lambda_cls_translated=0", "--paper=lambda_cls_translated=0: "
+           "target_accuracy=0.9597")
+  row = _read_csv(os.path.join(sweep_dir, "results.csv"))["lambda_cls_translated=0"]
+  assert row["state"] == "finished" and row["eval_step"] == "2"
+  assert 0.0 <= float(row["target_accuracy"]) <= 1.0
+  assert 0.0 <= float(row["source_accuracy"]) <= 1.0
+  with open(os.path.join(sweep_dir, "results.md")) as f:
+    table = [l for l in f.read().splitlines() if l.startswith("|")]
+  assert table[0] == ("| lambda_cls_translated | runs | source_accuracy | target_accuracy | "
+                      "paper | notes |")
+  assert table[2].endswith("| 0.9597 |  |")
