@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
+import threading
 import time
 
 import numpy as np
@@ -169,6 +171,65 @@ def test_failure_reason():
                                             "(exit code 1)"
   assert sweep.failure_reason("last words\n", -9) == "last words (killed by signal 9)"
   assert sweep.failure_reason("", 2) == "exit code 2"
+
+
+# ----- the scheduler, with stand-in processes (no TensorFlow) --------------------------------
+
+def _job(tmp_path, name, code, max_steps=10):
+  model_dir = str(tmp_path / name)
+  os.makedirs(model_dir, exist_ok=True)
+  script = tmp_path / f"{name}.py"
+  script.write_text(code)
+  return sweep.Job(sweep.RunRecord(name, [["x", name]], None, max_steps), model_dir,
+                   [sys.executable, str(script)], None)
+
+
+def test_execute_records_a_failure_and_goes_on(tmp_path):
+  failing = _job(tmp_path, "bad", "import sys\nprint('error: boom', file=sys.stderr)\n"
+                 "sys.exit(3)\n")
+  good = _job(tmp_path, "good", "print('trained')\n")
+  _fake_checkpoint(good.model_dir, 10)  # what a finished train.py leaves
+  assert sweep.execute([failing, good], progress_every=0, poll_seconds=0.05) == (2, 1)
+  assert failing.record.state == sweep.FAILED
+  assert failing.record.reason == "error: boom (exit code 3)"
+  assert good.record.state == sweep.FINISHED and good.record.eval_step == 10
+  assert sweep.read_record(failing.model_dir).state == sweep.FAILED
+  with open(os.path.join(good.model_dir, sweep.LOG_FILENAME)) as f:
+    assert "trained" in f.read()
+
+
+def test_execute_stops_trainings_on_sigterm(tmp_path):
+  saved = tmp_path / "saved"
+  training = _job(tmp_path, "long", textwrap.dedent(f"""\
+      import signal, sys, time
+      def save(*_):
+        open({str(saved)!r}, "w").write("saved")
+        sys.exit(0)
+      signal.signal(signal.SIGTERM, save)
+      print("step 3/10 | ...", file=sys.stderr, flush=True)
+      time.sleep(600)
+      """))
+  waiting = _job(tmp_path, "next", "print('never')\n")
+  log = os.path.join(training.model_dir, sweep.LOG_FILENAME)
+
+  def stop_when_training():
+    deadline = time.monotonic() + 120  # hang guard
+    while time.monotonic() < deadline:
+      if os.path.exists(log) and "step 3/10" in open(log).read():
+        break
+      time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGTERM)  # what `kill SWEEP_PID` does
+
+  stopper = threading.Thread(target=stop_when_training)
+  stopper.start()
+  with pytest.raises(sweep.Interrupted, match="1 run\\(s\\) in progress and 1 not started"):
+    sweep.execute([training, waiting], progress_every=0, poll_seconds=0.05)
+  stopper.join()
+  assert saved.read_text() == "saved"  # the training got SIGTERM and could save
+  assert training.record.state == sweep.STOPPED
+  assert sweep.read_record(training.model_dir).state == sweep.STOPPED
+  assert waiting.record.state == sweep.PENDING
+  assert not os.path.exists(os.path.join(waiting.model_dir, sweep.LOG_FILENAME))
 
 
 # ----- aggregation and files ------------------------------------------------------------------
@@ -392,6 +453,7 @@ def test_failed_runs_are_reported_and_the_sweep_goes_on(tmp_path, tiny_data):
     (["--grid=lambda_kl=1", "--bogus=3"], "train.py has no flag --bogus"),
     (["--grid=lambda_kl=1", "--model_dir=x"], "set by the sweep"),
     (["--grid=lambda_kl=1", "--paper=lambda_kl=1"], "--paper="),
+    (["--grid=lambda_kl=1", "--plot_x=lambda_gan"], "--plot_x=lambda_gan: not a swept flag"),
     ([], "nothing to sweep"),
 ])
 def test_usage_errors_before_any_run(tmp_path, tiny_data, extra, message):

@@ -97,6 +97,9 @@ def _plan(base):
   if not groups and not seeds and FLAGS.report_only:
     return groups, [], {}
   runs = sweep.plan(groups, seeds, set(known))
+  swept = [n for g in groups for n in g.names]
+  if FLAGS.plot_x and groups and FLAGS.plot_x not in swept:
+    raise sweep.SweepError(f"--plot_x={FLAGS.plot_x}: not a swept flag ({', '.join(swept)})")
   effective, by_cell = {}, {}
   for run in runs:
     if run.cell not in by_cell:

@@ -26,6 +26,7 @@ results.
 
 import csv
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -35,6 +36,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from typing import Optional
@@ -383,14 +385,16 @@ class Job:
 _STEP_RE = re.compile(r"step (\d+)/(\d+) \|")
 
 
-def _die_with_parent():
-  """Child side: get SIGTERM when the sweep dies (train.py then saves and stops), so that a
-  killed sweep leaves no orphan trainings that a rerun would race with. Linux only."""
+def _die_with_parent(parent):
+  """Child side: get SIGTERM when the sweep (pid `parent`) dies (train.py then saves and stops),
+  so that a killed sweep leaves no orphan trainings that a rerun would race with. Linux only."""
   try:
     import ctypes  # pylint: disable=g-import-not-at-top
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
   except (OSError, AttributeError):
-    pass
+    return
+  if os.getppid() != parent:  # the sweep died before prctl took effect
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Active:
@@ -399,23 +403,21 @@ class _Active:
   def __init__(self, job, phase, env):
     self.job, self.phase = job, phase
     self.log_path = os.path.join(job.model_dir, LOG_FILENAME)
-    os.makedirs(job.model_dir, exist_ok=True)
-    command = job.train if phase == "train" else job.evaluate
-    with open(self.log_path, "a") as log:
-      log.write(f"===== sweep {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                f"{' '.join(command)}\n")
-      self.offset = log.tell()
     self.out_path = os.path.join(job.model_dir, "sweep_evaluate.out")
-    log = open(self.log_path, "a")  # pylint: disable=consider-using-with
-    out = open(self.out_path, "w") if phase == "evaluate" else log  # pylint: disable=consider-using-with
-    preexec = _die_with_parent if sys.platform.startswith("linux") else None
-    self.proc = subprocess.Popen(command, stdout=out, stderr=log, env=env,
-                                 preexec_fn=preexec)
-    log.close()
-    out.close()
+    command = job.train if phase == "train" else job.evaluate
+    os.makedirs(job.model_dir, exist_ok=True)
+    preexec = (functools.partial(_die_with_parent, os.getpid())
+               if sys.platform.startswith("linux") else None)
+    with open(self.log_path, "a") as log:
+      log.write(f"===== sweep {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(command)}\n")
+      log.flush()
+      self.offset = log.tell()
+      # evaluate.py's JSON goes to its own file; everything else is appended to the log
+      with open(self.out_path, "w") if phase == "evaluate" else open(os.devnull) as out:
+        self.proc = subprocess.Popen(command, stdout=out if phase == "evaluate" else log,
+                                     stderr=log, env=env, preexec_fn=preexec)
     self.started = time.monotonic()
-    self.first_step = job.record.step
-    self.step = job.record.step
+    self.first_step = self.step = job.record.step
 
   def new_output(self):
     with open(self.log_path, errors="replace") as f:
@@ -461,7 +463,8 @@ def execute(jobs, parallel=1, env=None, progress_every=30.0, poll_seconds=0.5):
   def on_signal(signum, frame):  # pylint: disable=unused-argument
     stop["requested"] = True
 
-  previous = signal.signal(signal.SIGTERM, on_signal)
+  in_main = threading.current_thread() is threading.main_thread()
+  previous = signal.signal(signal.SIGTERM, on_signal) if in_main else None
   try:
     while pending or active:
       while pending and len(active) < parallel and not stop["requested"]:
@@ -496,7 +499,8 @@ def execute(jobs, parallel=1, env=None, progress_every=30.0, poll_seconds=0.5):
     raise Interrupted(f"stopped with {len(active)} run(s) in progress and {len(pending)} not "
                       "started; run the same command again to resume") from None
   finally:
-    signal.signal(signal.SIGTERM, previous)
+    if in_main:
+      signal.signal(signal.SIGTERM, previous)
   return done, failed
 
 
