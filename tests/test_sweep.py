@@ -147,8 +147,11 @@ def test_refresh_tells_what_a_run_needs(tmp_path):
   record = sweep.RunRecord.for_run(run, max_steps=10)
   assert sweep.checkpoint_step(model_dir) is None
   assert sweep.refresh(record, model_dir) == "train"
-  record.state = sweep.RUNNING  # the sweep was killed with it
+  record.state = sweep.RUNNING
   _fake_checkpoint(model_dir, 4)
+  assert sweep.refresh(record, model_dir, other_sweep_running=True) is None
+  assert record.state == sweep.RUNNING  # a --report_only beside a live sweep leaves it be
+  # the sweep was killed with it:
   assert sweep.refresh(record, model_dir) == "train"
   assert record.state == sweep.STOPPED and record.step == 4
   _fake_checkpoint(model_dir, 10)

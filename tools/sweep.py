@@ -85,6 +85,20 @@ def _lock(sweep_dir):
   return handle
 
 
+def _locked_by_another(sweep_dir):
+  """Whether a sweep holds the lock of `sweep_dir` (for --report_only, which takes none)."""
+  path = os.path.join(sweep_dir, ".lock")
+  if not os.path.exists(path):
+    return False
+  with open(path) as handle:
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      return True
+    fcntl.flock(handle, fcntl.LOCK_UN)
+  return False
+
+
 def _plan(base):
   """(runs, {run name: effective train.py flags}), all checked before anything runs."""
   groups = [sweep.parse_grid(g) for g in FLAGS.grid]
@@ -121,6 +135,9 @@ def _jobs(base, runs, effective):
     states["not trained (--report_only)"] = states.pop("to train")
   planned = {run.name: run for run in runs}
   found = sweep.collect(FLAGS.sweep_dir)
+  other_sweep_running = FLAGS.report_only and _locked_by_another(FLAGS.sweep_dir)
+  if other_sweep_running:
+    states["running in another sweep"] = 0
   for name in list(planned) + [n for n in found if n not in planned]:
     model_dir = os.path.join(FLAGS.sweep_dir, name)
     record = found.get(name)
@@ -131,9 +148,10 @@ def _jobs(base, runs, effective):
       record.max_steps = max_steps
     else:
       flags_of_run = sweep.read_flags_file(os.path.join(model_dir, "flags.txt"))
-    need = sweep.refresh(record, model_dir, FLAGS.retry_failed)
+    need = sweep.refresh(record, model_dir, FLAGS.retry_failed, other_sweep_running)
     if need is None:
-      states["finished" if record.state == sweep.FINISHED else "failed (not retried)"] += 1
+      states[{sweep.FINISHED: "finished", sweep.FAILED: "failed (not retried)"}.get(
+          record.state, "running in another sweep")] += 1
       continue
     if need == "train" and (FLAGS.report_only or name not in planned):
       if name in planned:  # runs of an earlier grid are reported, not trained

@@ -338,12 +338,14 @@ def _write_atomic(path, text):
   os.replace(path + ".tmp", path)
 
 
-def refresh(record, model_dir, retry_failed=False):
+def refresh(record, model_dir, retry_failed=False, other_sweep_running=False):
   """Brings `record` up to date with the run directory; returns what the run needs next:
   "train" (start or resume), "evaluate" (trained to max_steps, final step not evaluated) or
-  None (finished, or failed and not retried)."""
+  None (finished, failed and not retried, or running in `other_sweep_running`)."""
   step = checkpoint_step(model_dir)
   record.step = step or 0
+  if record.state == RUNNING and other_sweep_running:
+    return None
   if record.state == FAILED and not retry_failed:
     return None
   if step is not None and step >= record.max_steps:
