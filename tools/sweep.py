@@ -7,7 +7,8 @@
   python tools/sweep.py --sweep_dir=runs/table4 --report_only
 
 Every flag that is not the sweep's own goes to tools/train.py, in order (the flagfiles are read
-here and their flags passed on), followed by the cell's flags and --model_dir=SWEEP_DIR/RUN. A
+here and their flags passed on; write them as --name=value), followed by the cell's flags and
+--model_dir=SWEEP_DIR/RUN. A
 grid is NAME=V1,V2 or, for flags tied together, NAME1,NAME2=A1,A2 B1,B2; several grids make a
 cross product, --seeds repeats every cell. Each run's final step is evaluated with
 tools/evaluate.py; SWEEP_DIR gets results.csv (one row per run), results.md (one row per cell,
@@ -41,8 +42,8 @@ flags.DEFINE_multi_string("grid", [], "NAME=V1,V2,... or NAME1,NAME2=A1,A2 B1,B2
                           "together). Repeatable: the grids make a cross product.")
 flags.DEFINE_list("seeds", [], "Train every cell with each of these --seed values (default: "
                   "once, with the base flags' seed).")
-flags.DEFINE_integer("parallel", 1, "Trainings (and evaluations) at once. Each uses all cores "
-                     "by default, so on a small CPU 1 is usually fastest.", lower_bound=1)
+flags.DEFINE_integer("parallel", 1, "Trainings (and evaluations) at once. Each TensorFlow "
+                     "process uses every core by default, so N > 1 shares them.", lower_bound=1)
 flags.DEFINE_bool("report_only", False, "Train nothing: evaluate runs trained to their last "
                   "step that have no evaluation yet, and write the results.")
 flags.DEFINE_bool("retry_failed", False, "Run failed runs again (they resume from their last "
