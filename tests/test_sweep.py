@@ -7,6 +7,7 @@ import csv
 import glob
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,9 +106,12 @@ def test_seeds_and_paper_values():
 def test_train_flags_come_from_train_py():
   known = sweep.query_flags([sys.executable, os.path.join(REPO, "tools", "train.py")],
                             ["--max_steps=7", "--no_discriminators"], env=TOOL_ENV)
-  assert known["max_steps"] == ("int", "7")
-  assert known["no_discriminators"] == ("bool", "true")
-  assert known["data_path"] == ("string", "")
+  assert (known["max_steps"].type, known["max_steps"].current) == ("int", "7")
+  assert known["max_steps"].lower == 1
+  assert (known["no_discriminators"].type, known["no_discriminators"].current) == ("bool",
+                                                                                   "true")
+  assert known["data_path"].current == ""
+  assert "l2" in known["recon_loss"].choices
   assert "model_dir" in known and "lambda_kl" in known
   sweep.check_args(["--lambda_kl=1", "--nono_discriminators", "--no_discriminators"], known)
   for args, message in ((["--lambda_foo=1"], "no flag --lambda_foo"),
@@ -115,9 +119,22 @@ def test_train_flags_come_from_train_py():
                         (["runs/x"], "as --name=value")):
     with pytest.raises(sweep.SweepError, match=message):
       sweep.check_args(args, known)
-  with pytest.raises(sweep.SweepError, match="non-negative"):
+  with pytest.raises(sweep.SweepError, match="non-negative"):  # absl's own message
     sweep.query_flags([sys.executable, os.path.join(REPO, "tools", "train.py")],
                       ["--n_shared_enc=-1"], env=TOOL_ENV)
+
+  run = sweep.Run((("max_steps", "0x10"), ("no_discriminators", "False")), seed=3)
+  effective = sweep.effective_flags(known, run)
+  assert effective["max_steps"] == "16" and effective["no_discriminators"] == "false"
+  assert effective["seed"] == "3" and effective["lambda_kl"] == known["lambda_kl"].current
+  for flag, value, message in (("n_shared_enc", "-1", ">= 0"), ("max_steps", "1.5", "integer"),
+                               ("lambda_kl", "x", "a number"), ("beta_1", "2", "in [0, 1]"),
+                               ("recon_loss", "l3", "one of l2"),
+                               ("no_discriminators", "maybe", "true or false")):
+    with pytest.raises(sweep.SweepError, match=re.escape(f"--{flag}={value}: expected")):
+      sweep.effective_flags(known, sweep.Run(((flag, value),)))
+    with pytest.raises(sweep.SweepError, match=re.escape(message)):
+      sweep.parse_value(flag, value, known[flag])
 
 
 def test_evaluation_args_follow_the_task():

@@ -115,14 +115,12 @@ def _plan(base):
   swept = [n for g in groups for n in g.names]
   if FLAGS.plot_x and groups and FLAGS.plot_x not in swept:
     raise sweep.SweepError(f"--plot_x={FLAGS.plot_x}: not a swept flag ({', '.join(swept)})")
-  effective, by_cell = {}, {}
+  effective = {}
   for run in runs:
-    if run.cell not in by_cell:
-      try:
-        by_cell[run.cell] = sweep.query_flags(_train_command(), base + list(run.args))
-      except sweep.SweepError as e:
-        raise sweep.SweepError(f"run {run.cell_name}: {e}") from None
-    effective[run.name] = {k: v for k, (_, v) in by_cell[run.cell].items()}
+    try:
+      effective[run.name] = sweep.effective_flags(known, run)
+    except sweep.SweepError as e:
+      raise sweep.SweepError(f"run {run.cell_name}: {e}") from None
   return groups, runs, effective
 
 

@@ -198,29 +198,80 @@ def plan(groups, seeds=(), known_flags=None):
 
 # ----- train.py's flags -----------------------------------------------------------------------
 
+@dataclasses.dataclass(frozen=True)
+class FlagInfo:
+  """One train.py flag as its --helpxml describes it: absl's type name ("int", "float", "bool",
+  "string", "string enum", ...), the current value as text ("" when unset), bounds, choices."""
+
+  type: str
+  current: str
+  lower: Optional[float] = None
+  upper: Optional[float] = None
+  choices: tuple = ()
+
+
 def parse_flags_xml(text):
-  """train.py --helpxml output -> {flag name: (type, current value as text, "" when unset)}."""
+  """train.py --helpxml output -> {flag name: FlagInfo}."""
   root = ElementTree.fromstring(text)
   out = {}
   for flag in root.iter("flag"):
     current = flag.findtext("current") or ""
     if current == "None" and not flag.findtext("default"):
       current = ""  # absl writes an unset flag (default None) as "None"
-    out[flag.findtext("name")] = (flag.findtext("type") or "", current)
+    bounds = [flag.findtext(k) for k in ("lower_bound", "upper_bound")]
+    out[flag.findtext("name")] = FlagInfo(
+        flag.findtext("type") or "", current,
+        *(None if b is None else float(b) for b in bounds),
+        tuple(e.text for e in flag.iter("enum_value")))
   return out
 
 
-def query_flags(command, args, env=None, timeout=120):
+def query_flags(command, args, env=None, timeout=300):
   """The flags of `command` (e.g. [python, tools/train.py]) after parsing `args`, from its
-  --helpxml: {name: (type, current)}. A parse error (bad value) raises SweepError with absl's
-  message. Unknown names are not caught here (absl's help exits first): see `check_args`."""
+  --helpxml: {name: FlagInfo}. A bad value in `args` raises SweepError with absl's message.
+  Unknown names are not caught here (absl's help exits first): see `check_args`."""
   proc = subprocess.run([*command, *args, "--helpxml"], capture_output=True, text=True,
                         env=env, timeout=timeout, check=False)
   start = proc.stdout.find("<?xml")
   if start < 0:
-    message = proc.stderr.strip().splitlines()
-    raise SweepError(message[0] if message else f"{command[-1]} exited {proc.returncode}")
+    lines = [l.strip() for l in proc.stderr.splitlines() if l.strip()]
+    fatal = [l.split("FATAL Flags parsing error:", 1)[1].strip() for l in lines
+             if "FATAL Flags parsing error:" in l]
+    raise SweepError((fatal or lines or [f"{command[-1]} exited {proc.returncode}"])[-1])
   return parse_flags_xml(proc.stdout[start:])
+
+
+_TRUE, _FALSE = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
+
+
+def parse_value(name, value, info):
+  """Checks a grid value of flag `name` as absl would parse it for `info` (type, bounds,
+  choices), so that a bad cell is a usage error before any run starts without one train.py
+  start-up per cell. Returns the value as the run's effective text."""
+  def bad(expected):
+    return SweepError(f"--{name}={value}: expected {expected}")
+
+  if info.type == "bool":
+    if value.lower() not in _TRUE + _FALSE:
+      raise bad("true or false")
+    return "true" if value.lower() in _TRUE else "false"
+  if info.type in ("int", "float"):
+    try:
+      if info.type == "int":  # absl's integer syntax: decimal, 0x.. or 0o..
+        prefix = value[:2].lower()
+        number = int(value, {"0x": 16, "0o": 8}.get(prefix, 10))
+      else:
+        number = float(value)
+    except ValueError:
+      raise bad("an integer" if info.type == "int" else "a number") from None
+    low, high = info.lower, info.upper
+    if (low is not None and number < low) or (high is not None and number > high):
+      raise bad(f">= {low:g}" if high is None else f"<= {high:g}" if low is None else
+                f"a value in [{low:g}, {high:g}]")
+    return str(number)
+  if info.choices and value not in info.choices:
+    raise bad(f"one of {', '.join(info.choices)}")
+  return value
 
 
 def check_args(args, known):
@@ -233,9 +284,20 @@ def check_args(args, known):
     if name in RESERVED_FLAGS:
       raise SweepError(f"--{name} is set by the sweep (each run gets its own model_dir under "
                        "--sweep_dir)")
-    negated = name.startswith("no") and known.get(name[2:], ("",))[0] == "bool"
+    negated = name.startswith("no") and name[2:] in known and known[name[2:]].type == "bool"
     if name not in known and not negated:
       raise SweepError(f"{arg}: train.py has no flag --{name}")
+
+
+def effective_flags(known, run):
+  """{name: value text} of a run: train.py's flags after the base arguments (`known`, from
+  `query_flags`), then the run's cell and seed, each value checked by `parse_value`."""
+  values = {name: info.current for name, info in known.items()}
+  for name, value in run.cell:
+    values[name] = parse_value(name, value, known[name])
+  if run.seed is not None:
+    values["seed"] = str(run.seed)
+  return values
 
 
 def read_flags_file(path):
