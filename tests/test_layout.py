@@ -36,7 +36,7 @@ RANKS = {
     "unit_tf.variants": 3,
     "unit_tf.run_dir": 4,
     "unit_tf.training": 5, "unit_tf.export": 5,
-    "unit_tf.benchmark": 6,
+    "unit_tf.benchmark": 6, "unit_tf.sweep": 6,
 }
 
 
