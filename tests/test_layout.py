@@ -221,8 +221,10 @@ def test_a_config_json_of_the_earlier_layout_loads_with_its_options(tmp_path):
   old["model"]["arch"] = "digits_lenet"
   old["model"]["image_size"] = 32
   old["loss"]["lambda_cls"] = 10.0
+  old["model"]["init"] = "authors"  # written by the recipe branch before the port
   (tmp_path / "config.json").write_text(json.dumps(old))
-  assert run_dir.load_configs(str(tmp_path))["options"] == UdaOptions(lambda_cls=10.0)
+  assert run_dir.load_configs(str(tmp_path))["options"] == UdaOptions(
+      lambda_cls=10.0, init="authors", weight_decay=1e-4)
 
 
 def _logged_tags(directory):

@@ -1,6 +1,7 @@
 """Domain adaptation (Appendix C): two-head discriminators, the source-label class loss, the
 no-adaptation baseline, accuracy evaluation, the USPS loader, the command line and the export."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -307,3 +308,131 @@ def test_shared_usps_and_mnist_npz_load():
   from conftest import shared_path  # pylint: disable=g-import-not-at-top
   usps = digits.load_domain("usps", shared_path("data", "usps.npz"))
   assert usps["x_train"].shape == (7291, 16, 16) and usps["x_test"].shape == (2007, 16, 16)
+
+
+# ----- recipe flags of issue 12 (the authors' code) -----
+
+
+def test_dropout_free_feature_matching_is_deterministic_and_can_be_zero():
+  """--feature_matching_dropout_free: the matched features skip the FC dropout, so the same
+  image gives the same features twice (with dropout it does not), and identical D_a/D_b
+  features give a zero loss."""
+  model = _built(TINY_LENET)
+  d_a = model.discriminator_a
+  images = _images(4)
+  with_dropout = [d_a.features(images, training=True).numpy() for _ in range(2)]
+  assert not np.allclose(with_dropout[0], with_dropout[1])
+  free = [d_a.features(images, training=True, dropout=False).numpy() for _ in range(2)]
+  np.testing.assert_array_equal(free[0], free[1])
+  np.testing.assert_allclose(free[0], d_a.features(images, training=False).numpy(), rtol=1e-6)
+  assert float(tf.reduce_max(losses.feature_matching_loss(free[0], free[1]))) == 0.0
+  for flag in (False, True):
+    model = _built(TINY_LENET, UdaOptions(lambda_cls=1.0, lambda_feature=1e-3,
+                                          feature_matching_dropout_free=flag))
+    logs = model.train_step((_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3])))
+    assert float(logs["feature_loss"]) > 0
+
+
+def test_authors_init_draws_each_variable_once_and_reproducibly():
+  """--init=authors: D Xavier-uniform gain sqrt(2) with bias 0.1, E/G N(0, 0.02); every variable
+  its own draw (the two private D layers differ), the same draws for the same seed."""
+  config = dataclasses.replace(TINY_LENET, dis_filters=20)
+  options = UdaOptions(lambda_cls=1.0, init="authors")
+  keras.utils.set_random_seed(0)
+  model = _built(config, options)
+  d_a, d_b = model.discriminator_a, model.discriminator_b
+  kernel_a = d_a.private[0].conv.kernel.numpy()
+  assert not np.allclose(kernel_a, d_b.private[0].conv.kernel.numpy())
+  np.testing.assert_allclose(d_a.private[0].conv.bias.numpy(), 0.1)
+  limit = np.sqrt(2.0) * np.sqrt(6.0 / (25 * 1 + 25 * 20))  # gain * sqrt(6 / (fan_in + fan_out))
+  assert np.abs(kernel_a).max() <= limit and np.abs(kernel_a).max() > 0.8 * limit
+  fc = d_a.shared[1].dense.kernel.numpy()
+  assert np.abs(fc).max() <= np.sqrt(2.0) * np.sqrt(6.0 / (fc.shape[0] + fc.shape[1]))
+  enc = model.encoder_a.private[0].conv.kernel.numpy()
+  assert 0.015 < enc.std() < 0.025
+  mu, var = model.encoder_a.shared[-1].mu.kernel, model.encoder_a.shared[-1].var.kernel
+  assert not np.allclose(mu.numpy(), var.numpy())
+  keras.utils.set_random_seed(0)
+  again = _built(config, options)
+  np.testing.assert_array_equal(again.discriminator_a.private[0].conv.kernel.numpy(), kernel_a)
+
+
+def test_authors_lenet_has_prelu_and_no_dropout():
+  model = _built(TINY_LENET, UdaOptions(lambda_cls=1.0, lenet_style="authors"))
+  d_a = model.discriminator_a
+  assert d_a.private[0].act is None and d_a.shared[0].act is None
+  fc = d_a.shared[1]
+  assert fc.dropout == 0.0 and isinstance(fc.act, keras.layers.PReLU)
+  np.testing.assert_allclose(fc.act.alpha.numpy(), 0.25)
+  assert tuple(fc.act.alpha.shape) == (1,)  # one slope, as PyTorch's nn.PReLU()
+  images = _images(3)
+  np.testing.assert_array_equal(d_a.features(images, training=True).numpy(),
+                                d_a.features(images, training=True).numpy())
+  with pytest.raises(ValueError, match="digits_lenet"):
+    run_dir.build_trained_objects(TINY_SVHN, LossConfig(), TrainConfig(batch_size=2),
+                                  (32, 32, 3), (32, 32, 1),
+                                  UdaOptions(lambda_cls=1.0, lenet_style="authors"))
+
+
+def test_weight_decay_is_coupled_l2_for_the_digit_presets():
+  """--weight_decay on digits_lenet: the D and E/G updates add wd * w to each gradient (PyTorch
+  Adam's coupled L2, the authors' 5e-4); a huge decay pulls the weights towards zero faster."""
+  norms = {}
+  for decay in (0.0, 10.0):
+    keras.utils.set_random_seed(0)
+    model, _, _ = run_dir.build_trained_objects(
+        TINY_LENET, LossConfig(), TrainConfig(batch_size=2, learning_rate=1e-2),
+        (32, 32, 1), (32, 32, 1), UdaOptions(lambda_cls=1.0, weight_decay=decay))
+    assert model.options.weight_decay == decay
+    for _ in range(3):
+      model.train_step((_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3])))
+    norms[decay] = (float(np.linalg.norm(model.discriminator_b.private[0].conv.kernel.numpy())),
+                    float(np.linalg.norm(model.encoder_a.private[0].conv.kernel.numpy())))
+  assert norms[10.0][0] < norms[0.0][0] and norms[10.0][1] < norms[0.0][1]
+  with pytest.raises(ValueError, match="UdaOptions belong to the uda variant"):
+    run_dir.build_trained_objects(ModelConfig(gen_filters=4, dis_filters=4), LossConfig(),
+                                  TrainConfig(batch_size=2), (32, 32, 3), (32, 32, 3),
+                                  UdaOptions(weight_decay=1e-4))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("digit_set", ["mnist", "usps"])
+def test_target_label_classifier_scores_high_through_the_evaluation_path(tmp_path, digit_set):
+  """The upper bound that keeps the UDA figures honest: a LeNet classifier trained on the
+  *target's own* training labels (source = target, --source_only), scored by tools/evaluate.py
+  --task=uda exactly as the adaptation runs are (resizing, label alignment, [-1, 1] scaling,
+  argmax, the final checkpoint), must score high. About a minute on 2 CPU cores."""
+  from conftest import shared_path  # pylint: disable=g-import-not-at-top
+  data = shared_path("data", f"{digit_set}.npz")
+  run = str(tmp_path / "run")
+  common = [f"--data_path_a={data}", f"--data_path_b={data}"]
+  run_tool("train.py", "--flagfile=configs/uda_mnist_usps.flags", f"--model_dir={run}",
+           f"--source={digit_set}", f"--target={digit_set}", "--source_only",
+           "--max_steps=600", "--eval_every=0", "--image_every=0", "--log_every=100", *common,
+           timeout=1200)
+  result = json.loads(run_tool("evaluate.py", f"--model_dir={run}", "--task=uda",
+                               *common).stdout.strip().splitlines()[-1])
+  assert result["step"] == 600
+  # MNIST: a LeNet reaches ~99 %; the ESL USPS test set is harder (human error ~2.5 %)
+  assert result["target_accuracy"] > (0.97 if digit_set == "mnist" else 0.93)
+
+
+def test_usps_random_split_is_4_to_1_fixed_and_recorded():
+  """--usps_split=random: all digits pooled and split 4:1 with a fixed seed (the paper's Table 7
+  protocol); the same split every time, disjoint, every digit once; config.json records it."""
+  pixels = np.arange(100).reshape(100, 1, 1).astype(np.uint8)  # digit i has pixel value i
+  usps = {"x_train": pixels[:80], "y_train": np.arange(80) % 10, "x_test": pixels[80:],
+          "y_test": np.arange(80, 100) % 10}
+  split = digits.random_split(usps)
+  again = digits.random_split(usps)
+  assert len(split["x_train"]) == 80 and len(split["x_test"]) == 20
+  np.testing.assert_array_equal(split["x_test"], again["x_test"])
+  everything = np.concatenate([split["x_train"], split["x_test"]]).ravel()
+  np.testing.assert_array_equal(np.sort(everything), np.arange(100))
+  np.testing.assert_array_equal(split["y_train"], split["x_train"].ravel() % 10)
+  assert not np.array_equal(np.sort(split["x_test"].ravel()), np.arange(80, 100))
+  task = uda_task.DomainAdaptationTask(_uda_arrays(0), _uda_arrays(1), image_size=16,
+                                       usps_split="random")
+  assert task.describe()["usps_split"] == "random"
+  assert "usps_split" not in uda_task.DomainAdaptationTask(_uda_arrays(0), _uda_arrays(1),
+                                                           image_size=16).describe()

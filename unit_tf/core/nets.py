@@ -108,7 +108,11 @@ def check_architecture(config, arch):
   return arch
 
 
-def _make_layers(unit_specs, config, name, out_channels=None):
+KERAS_INIT = (lambda: "glorot_uniform", lambda: "zeros")
+
+
+def _make_layers(unit_specs, config, name, out_channels=None, init=None):
+  kernel, bias = init or KERAS_INIT
   made = []
   for i, spec in enumerate(unit_specs):
     layer_name = f"{name}_{i}"
@@ -119,12 +123,15 @@ def _make_layers(unit_specs, config, name, out_channels=None):
           transpose=spec.transpose, norm=config.norm if spec.norm else "none",
           activation=spec.activation, leaky_slope=config.leaky_slope,
           bn_momentum=config.bn_momentum, sync_batch_norm=config.sync_batch_norm,
-          pool=spec.pool, name=layer_name))
+          pool=spec.pool, kernel_initializer=kernel(), bias_initializer=bias(),
+          name=layer_name))
     elif isinstance(spec, Dense):
       made.append(unit_layers.DenseBlock(spec.units, activation=spec.activation,
-                                         dropout=spec.dropout, name=layer_name))
+                                         dropout=spec.dropout, kernel_initializer=kernel(),
+                                         bias_initializer=bias(), name=layer_name))
     elif isinstance(spec, Gaussian):
-      made.append(unit_layers.GaussianHead(spec.channels, name=layer_name))
+      made.append(unit_layers.GaussianHead(spec.channels, kernel_initializer=init and kernel,
+                                           name=layer_name))
     elif isinstance(spec, Skip):
       made.append(unit_layers.LatentConcat(name=layer_name))
     else:
@@ -132,10 +139,14 @@ def _make_layers(unit_specs, config, name, out_channels=None):
   return made
 
 
-def build_units(units, config, prefix, out_channels=None):
+def build_units(units, config, prefix, out_channels=None, init=None):
+  """The layers of `units` (prefix-named). `init`: (kernel, bias) factories, each call returning
+  a new initializer (None: Keras' defaults). A new unseeded initializer per variable draws its own
+  seed from the global one, so every variable gets its own reproducible draw (one seeded object
+  shared by several layers would repeat the same draw in each)."""
   layers = []
   for i, unit in enumerate(units):
-    layers.extend(_make_layers(unit, config, f"{prefix}{i + 1}", out_channels))
+    layers.extend(_make_layers(unit, config, f"{prefix}{i + 1}", out_channels, init))
   return layers
 
 
@@ -247,11 +258,15 @@ class Discriminator(keras.Model):
     del input_shape
     self.built = True
 
-  def features(self, images, slot=0, training=None):
-    """The input of the last unit."""
+  def features(self, images, slot=0, training=None, dropout=True):
+    """The input of the last unit; `dropout=False` leaves the dense layers' dropout out even in
+    training."""
     features = images if self.context is None else self.context(images)
     for layer in (self.private + self.shared)[:-1]:
-      features = layer(features, slot=slot, training=training)
+      if not dropout and isinstance(layer, unit_layers.DenseBlock):
+        features = layer(features, slot=slot, training=training, dropout=False)
+      else:
+        features = layer(features, slot=slot, training=training)
     return features
 
   def head(self, features, slot=0, training=None):
@@ -277,43 +292,48 @@ def split_shared_last(units, n_shared):
   return units[:cut], units[cut:]
 
 
-def build_networks(config, arch, make_discriminator=None):
+def build_networks(config, arch, make_discriminator=None, generator_init=None,
+                   discriminator_init=None):
   """Builds the six networks of `arch` (an Architecture checked against the ModelConfig) with the
   configured layers shared by identity.
 
   `make_discriminator(domain, build_private, shared layers, name)` builds each discriminator
   (default: `Discriminator`); `build_private()` makes that domain's private layers. A variant that
   adds a head around the discriminator passes its own (layers are made in the order the calls
-  make them, which fixes their random initial weights for a seed).
+  make them, which fixes their random initial weights for a seed). `generator_init` (encoders
+  and generators) and `discriminator_init` are `build_units` initializer factories.
   """
   check_architecture(config, arch)
   enc_private_units, enc_shared_units = split_shared_last(arch.encoder, config.n_shared_enc)
   enc_shared = build_units(enc_shared_units, config,
-                           f"enc_shared_L{len(enc_private_units)}_")
-  encoders = [Encoder(build_units(enc_private_units, config, f"enc_{d}_L"), enc_shared,
+                           f"enc_shared_L{len(enc_private_units)}_", init=generator_init)
+  encoders = [Encoder(build_units(enc_private_units, config, f"enc_{d}_L", init=generator_init),
+                      enc_shared,
                       slot=slot, spatial_context=config.spatial_context,
                       xy_context=config.xy_context, name=f"encoder_{d}")
               for slot, d in enumerate("ab")]
 
   gen_shared_units = arch.generator[:config.n_shared_gen]
   gen_private_units = arch.generator[config.n_shared_gen:]
-  gen_shared = build_units(gen_shared_units, config, "gen_shared_L")
+  gen_shared = build_units(gen_shared_units, config, "gen_shared_L", init=generator_init)
   generators = []
   for d, channels in (("a", config.channels_a), ("b", config.channels_b)):
     private = build_units(gen_private_units, config, f"gen_{d}_L{config.n_shared_gen}_",
-                          out_channels=channels)
+                          out_channels=channels, init=generator_init)
     generators.append(Generator(gen_shared, private, name=f"generator_{d}"))
 
   dis_private_units, dis_shared_units = split_shared_last(arch.discriminator,
                                                           config.n_shared_dis)
-  dis_shared = build_units(dis_shared_units, config, f"dis_shared_L{len(dis_private_units)}_")
+  dis_shared = build_units(dis_shared_units, config, f"dis_shared_L{len(dis_private_units)}_",
+                           init=discriminator_init)
   if make_discriminator is None:
     def make_discriminator(d, build_private, shared, name):
       del d
       return Discriminator(build_private(), shared, spatial_context=config.spatial_context,
                            name=name)
   discriminators = [
-      make_discriminator(d, lambda d=d: build_units(dis_private_units, config, f"dis_{d}_L"),
+      make_discriminator(d, lambda d=d: build_units(dis_private_units, config, f"dis_{d}_L",
+                                                    init=discriminator_init),
                          dis_shared, f"discriminator_{d}") for d in "ab"]
   return Networks(encoders[0], encoders[1], generators[0], generators[1], discriminators[0],
                   discriminators[1])

@@ -22,20 +22,24 @@ FAKE_KEYS = ("aa", "ba", "bb", "ab")
 class PaperUNIT(UNIT):
   """UNIT with the paper's objective (see the module docstring)."""
 
+  def discriminator_and_slot(self, key):
+    """The discriminator of the domain `key` ends in, and the statistics slot of the domain the
+    image was decoded from (key[0])."""
+    return (self.discriminator_a if key[1] == "a" else self.discriminator_b,
+            SLOT_A if key[0] == "a" else SLOT_B)
+
   def discriminate(self, key, outputs, training):
-    """(logits, features) of the discriminator of the domain `key` ends in on images_<key>; the
-    statistics slot is the domain the image was decoded from (key[0])."""
-    discriminator = self.discriminator_a if key[1] == "a" else self.discriminator_b
-    slot = SLOT_A if key[0] == "a" else SLOT_B
+    """(logits, features) of the discriminator of the domain `key` ends in on images_<key>."""
+    discriminator, slot = self.discriminator_and_slot(key)
     features = discriminator.features(outputs[f"images_{key}"], slot=slot, training=training)
     return discriminator.head(features, slot=slot, training=training), features
 
   def discriminator_pass(self, images_a, images_b, index):
     """Both discriminators on real images and on the fakes of a fresh forward pass.
 
-    Returns {"real_features_a", "real_a", "real_b" (logits), "fake": {key: (logits, features)}}
-    with the keys of FAKE_KEYS (images_ab = a translated to b). No gradient reaches E or G: the
-    fakes are constants here.
+    Returns {"real_features_a", "real_a", "real_b" (logits), "fake": {key: (logits, features)},
+    "fakes": {"images_<key>": the fake images}} with the keys of FAKE_KEYS (images_ab = a
+    translated to b). No gradient reaches E or G: the fakes are constants here.
     """
     outputs = self.forward(images_a, images_b, training=True, noise_index=index)
     fakes = {k: tf.stop_gradient(v) for k, v in outputs.items() if k.startswith("images_")}
@@ -45,6 +49,7 @@ class PaperUNIT(UNIT):
         "real_a": self.discriminator_a.head(real_features_a, slot=SLOT_A, training=True),
         "real_b": self.discriminator_b(images_b, slot=SLOT_B, training=True),
         "fake": {key: self.discriminate(key, fakes, training=True) for key in FAKE_KEYS},
+        "fakes": fakes,
     }
 
   def adversarial_terms(self, passed):

@@ -57,10 +57,20 @@ class UdaUNIT(PaperUNIT):
       groups.append((opts.lambda_cls_translated, {
           "cls_translated_loss": losses.classification_loss(translated_logits, labels_a)}))
     if opts.lambda_feature > 0:
-      feature = (losses.feature_matching_loss(fake["ab"][1], fake["aa"][1]) +
-                 losses.feature_matching_loss(fake["ba"][1], fake["bb"][1]))
+      if opts.feature_matching_dropout_free:  # both authors' codes: a dropout-free pass
+        matched = {key: self.discriminator_features(key, passed["fakes"]) for key in fake}
+      else:
+        matched = {key: value[1] for key, value in fake.items()}
+      feature = (losses.feature_matching_loss(matched["ab"], matched["aa"]) +
+                 losses.feature_matching_loss(matched["ba"], matched["bb"]))
       groups.append((opts.lambda_feature, {"feature_loss": feature}))
     return groups, extras
+
+  def discriminator_features(self, key, images):
+    """Dropout-free training-mode features of images_<key> (as `discriminate` reads them)."""
+    discriminator, slot = self.discriminator_and_slot(key)
+    return discriminator.features(images[f"images_{key}"], slot=slot, training=True,
+                                  dropout=False)
 
   def _source_classifier_terms(self, images_a, labels_a):
     class_logits = self.discriminator_a.classify(images_a, slot=SLOT_A, training=True)

@@ -8,9 +8,12 @@ Encoders and generators are Table 3's (`unit_tf.paper.networks.table3`).
 
 import dataclasses
 
+import keras
+
 from unit_tf.core import nets
 from unit_tf.core.nets import Conv, Dense
 from unit_tf.paper.networks import table3
+from unit_tf.uda.options import UdaOptions
 
 NUM_CLASSES = 10
 CLASS_HEAD = ((Dense(NUM_CLASSES),),)  # FC-(N10), softmax folded into the loss
@@ -42,7 +45,10 @@ class TwoHeadDiscriminator(nets.Discriminator):
     return [v for v in self.trainable_variables if id(v) not in skip]
 
 
-def table6(gen_filters=32, dis_filters=20):
+LENET_STYLES = ("paper", "authors")
+
+
+def table6(gen_filters=32, dis_filters=20, lenet_style="paper"):
   """Domain adaptation MNIST <-> USPS (Appendix C): Table 3's encoders and generators with the
   LeNet discriminator of Table 6, which has a real/fake head (4a) and a 10-way class head (4b).
 
@@ -55,13 +61,21 @@ def table6(gen_filters=32, dis_filters=20):
   Choices the table leaves open: the convolutions are "valid" (LeNet: 32 -> 28 -> 14 -> 10 -> 5)
   and followed by a ReLU (the table names none; the authors' code has one), dropout 0.5, no
   batch norm. Widths scale with `dis_filters` as 1 : 5/2 : 25 (20, 50, 500 at the paper's 20).
+
+  `lenet_style="authors"` is the LeNet of the authors' MNIST <-> USPS code (CoGAN,
+  cogan_pytorch/src/net_cogan_mnist2usps.py): no activation after the convolutions (conv, max
+  pooling), a PReLU after FC500 and no dropout.
   """
+  if lenet_style not in LENET_STYLES:
+    raise ValueError(f"lenet_style must be one of {LENET_STYLES}, got {lenet_style!r}")
+  authors = lenet_style == "authors"
+  conv_act = None if authors else "relu"
   base = table3(gen_filters)
   d = dis_filters
   discriminator = (
-      (Conv(d, 5, 1, padding="valid", norm=False, activation="relu", pool=2),),
-      (Conv(max(1, 5 * d // 2), 5, 1, padding="valid", norm=False, activation="relu", pool=2),),
-      (Dense(25 * d, activation="relu", dropout=0.5),),
+      (Conv(d, 5, 1, padding="valid", norm=False, activation=conv_act, pool=2),),
+      (Conv(max(1, 5 * d // 2), 5, 1, padding="valid", norm=False, activation=conv_act, pool=2),),
+      (Dense(25 * d, activation="prelu" if authors else "relu", dropout=0.0 if authors else 0.5),),
       (Dense(1),),
   )
   return dataclasses.replace(base, discriminator=discriminator,
@@ -90,26 +104,47 @@ def table8(gen_filters=32, dis_filters=64):
 PRESETS = {"digits_lenet": table6, "digits_svhn": table8}
 
 
-def architecture(config):
+def architecture(config, options=UdaOptions()):
   """The checked Architecture of a ModelConfig whose arch is one of PRESETS."""
+  if options.lenet_style != "paper" and config.arch != "digits_lenet":
+    raise ValueError(f"lenet_style={options.lenet_style!r} needs arch 'digits_lenet'")
+  if config.arch == "digits_lenet":
+    return nets.check_architecture(config, table6(config.gen_filters, config.dis_filters,
+                                                  options.lenet_style))
   return nets.preset_architecture(PRESETS, config)
 
 
-def build_networks(config, options=None):
+def initializers(options):
+  """(encoder/generator, discriminator) initializer factories of `options.init` (None: Keras').
+
+  "authors": the authors' domain-adaptation code (CoGAN cogan_pytorch/src/init.py, UNIT
+  version_02 src/trainers/init.py): discriminators and class heads Xavier uniform with gain
+  sqrt(2) (= VarianceScaling(2, fan_avg, uniform)) and bias 0.1, encoders/generators N(0, 0.02).
+  """
+  if options.init != "authors":
+    return None, None
+  return ((lambda: keras.initializers.RandomNormal(0.0, 0.02), lambda: "zeros"),
+          (lambda: keras.initializers.VarianceScaling(2.0, "fan_avg", "uniform"),
+           lambda: keras.initializers.Constant(0.1)))
+
+
+def build_networks(config, options=UdaOptions()):
   """The six networks, the discriminators with class heads (shared when the last D unit is)."""
-  del options
-  arch = architecture(config)
+  arch = architecture(config, options)
+  generator_init, discriminator_init = initializers(options)
   shared_head = []  # made once, before the first private layers, when the last D unit is shared
 
   def make_discriminator(d, build_private, shared, name):
     if config.n_shared_dis > 0:
       if not shared_head:
-        shared_head.extend(nets.build_units(CLASS_HEAD, config, "cls_shared_L"))
+        shared_head.extend(nets.build_units(CLASS_HEAD, config, "cls_shared_L",
+                                            init=discriminator_init))
       private, head = build_private(), shared_head
     else:
       private = build_private()
-      head = nets.build_units(CLASS_HEAD, config, f"cls_{d}_L")
+      head = nets.build_units(CLASS_HEAD, config, f"cls_{d}_L", init=discriminator_init)
     return TwoHeadDiscriminator(private, shared, head, spatial_context=config.spatial_context,
                                 name=name)
 
-  return nets.build_networks(config, arch, make_discriminator)
+  return nets.build_networks(config, arch, make_discriminator, generator_init,
+                             discriminator_init)

@@ -21,6 +21,19 @@ class UdaOptions:
                                         "cross-entropy on a->b translations of the labelled "
                                         "source images (source labels). 0 = the paper's "
                                         "method.", lower=0.0)
+  feature_matching_dropout_free: bool = option(
+      False, "Task uda: compare dropout-free discriminator features in feature matching (both "
+      "authors' codes; an extra discriminator pass). False = the features after dropout that "
+      "the real/fake head reads.")
+  init: str = option("keras", "Task uda: weight initialisation: keras = Keras' defaults (Glorot "
+                     "uniform, zero bias); authors = the authors' domain-adaptation code "
+                     "(discriminators Xavier uniform gain sqrt(2) with bias 0.1, encoders and "
+                     "generators N(0, 0.02); one draw per variable).",
+                     choices=("keras", "authors"))
+  lenet_style: str = option("paper", "digits_lenet: paper = ReLU after every layer and dropout "
+                            "0.5 after FC500; authors = the authors' LeNet (CoGAN): no "
+                            "activation after the convolutions, PReLU after FC500, no dropout.",
+                            choices=("paper", "authors"))
   weight_decay: float = option(0.0, "Task uda: coupled L2 weight decay on both optimizers "
                                "(PyTorch Adam's weight_decay; the authors' digit code uses 5e-4). "
                                "0 = off.", lower=0.0)
