@@ -14,6 +14,10 @@ signature and what was wrong, whichever front end (Python, TF Serving REST or gR
   such orderings, and the network's own error ("slice index 3 of dimension 0 out of bounds")
   would then win the race against the clear one.
 
+Encoded images (`*_bytes`) are decoded by the graph itself and turned as their EXIF orientation
+tag says (`unit_tf.data.exif`, TensorFlow ops only), so a portrait phone photo is translated
+upright, as in training and tools/translate.py; the PNG returned is the upright translation.
+
 Layout: `export_dir/<version>/` is one SavedModel; `export_dir` is what TF Serving's
 `--model_base_path` points at (it serves the highest version).
 """
@@ -26,6 +30,7 @@ import tensorflow as tf
 
 from unit_tf import serving
 from unit_tf import training
+from unit_tf.data import exif
 
 SOURCE_DOMAIN = {"a2b": "a", "b2a": "b"}
 TARGET_DOMAIN = {"a2b": "b", "b2a": "a"}
@@ -179,6 +184,9 @@ def translation_endpoints(model, channels, sample=False):
     def one(encoded, seed=None):
       # Images of a request may differ in size: each is decoded, translated and encoded alone.
       image = tf.io.decode_image(encoded, channels=in_channels, expand_animations=False)
+      # Turned as its EXIF orientation says, as in training and tools/translate.py; the output
+      # is the turned image (no EXIF of its own).
+      image = exif.apply_orientation(image, exif.orientation(encoded))
       image = _checked_decoded(image, name, model)
       out = translate_float(to_float(image)[None], direction, seed)
       return tf.io.encode_png(to_uint8(out)[0])
