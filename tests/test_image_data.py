@@ -246,7 +246,7 @@ def _tiny_png_header(width, height):
           + chunk(b"IEND", b""))
 
 
-def test_images_above_the_pixel_limit_are_reduced_or_refused(tmp_path, caplog):
+def test_images_above_the_pixel_limit_are_reduced_or_refused(tmp_path, caplog, monkeypatch):
   folder = tmp_path / "dom"
   folder.mkdir()
   ramp = np.linspace(0, 255, 64)[:, None, None] * np.linspace(0.2, 1, 48)[None, :, None]
@@ -274,6 +274,10 @@ def test_images_above_the_pixel_limit_are_reduced_or_refused(tmp_path, caplog):
   assert images.decode_scale("JPEG", 64, 48, max_pixels=100) == 8
   assert images.decode_scale("JPEG", 64, 48, max_pixels=10) is None
   assert images.DEFAULT_MAX_PIXELS == 4096 * 4096
+  monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), "tools"))
+  import flag_defs  # pylint: disable=g-import-not-at-top
+  assert flag_defs.DEFAULT_MAX_IMAGE_PIXELS == images.DEFAULT_MAX_PIXELS  # the flag's default
 
 
 def test_unverified_file_that_fails_to_decode_is_replaced_with_a_warning(tmp_path, caplog):

@@ -1,22 +1,31 @@
 """Unpaired natural images: image folders, list files and CelebA attribute domains.
 
 Sources of one domain (`list_images`):
-  a folder     every .jpg/.jpeg/.png/.bmp below it (recursively, sorted), e.g. trainA/ of the
-               CycleGAN/UNIT layout;
+  a folder     every .jpg/.jpeg/.png/.bmp/.gif/.webp below it (recursively, sorted), e.g. trainA/
+               of the CycleGAN/UNIT layout; other files are counted by extension in one warning;
+               symlinked folders are followed, each real folder once (a loop is not followed, and
+               a warning names the links);
   a list file  one image path per line (relative paths are relative to the list file's folder;
                blank lines and lines starting with '#' are skipped), as KAIST users keep them;
   a glob       (translate tool) e.g. 'photos/*.png'.
 A missing source or one without images is a DataError before any training starts.
 
-Bad files (`scan_images`): a file Pillow cannot identify, a format other than JPEG/PNG/BMP, a
-palette BMP (TensorFlow decodes its palette indices, not colours) or a file TensorFlow fails to
-decode (truncated, corrupt) is dropped before training, with one warning naming each file and the
-reason and a final count. The scan decodes every file once with the decoder training uses (in a
-parallel tf.data pipeline); `verify=False` checks headers only.
+Bad files (`scan_files`, `inspect_image`): a file Pillow cannot identify, a format other than
+JPEG/PNG/BMP/GIF/WebP, a palette BMP (TensorFlow decodes its palette indices, not colours), an
+animated WebP (TensorFlow decodes its frames wrongly), an image above the pixel limit that is not
+a JPEG, or a file TensorFlow fails to decode (truncated, corrupt) is dropped before training, with
+one warning naming each file and the reason and a final count. The scan decodes every file once
+with the decoder training uses (in a parallel tf.data pipeline); `verify=False` checks headers
+only, and the stream then replaces a file that fails to decode (`ImageDomain.fallback_stream`).
 
-Decoding (`decode_image`): JPEG, PNG (8 or 16 bit), BMP, greyscale, grey+alpha, RGB and RGBA all
-become the domain's channel count (alpha dropped, grey repeated to RGB, RGB to luma for 1 channel),
-float32 in [-1, 1].
+Pixel limit (`max_pixels`, default DEFAULT_MAX_PIXELS): read from the header, so nothing is
+decoded to apply it. A JPEG above it is decoded at 1/2, 1/4 or 1/8 of its size (the smallest
+reduction that fits), bounding the memory of one decode; anything else above it is refused.
+
+Decoding (`decode_image`): JPEG, PNG (8 or 16 bit), BMP, GIF (first frame), WebP; greyscale,
+grey+alpha, RGB and RGBA all become the domain's channel count (alpha dropped, grey repeated to
+RGB, RGB to luma for 1 channel), float32 in [-1, 1], turned upright as the EXIF orientation says
+(unit_tf.data.exif).
 
 Training stream (`ImageDomain.stream`, `paired_stream`): stateless in the position, like
 unit_tf.data.toy. Image k of a domain's stream is file `index_shuffle(k mod n)` of epoch `k // n`;
