@@ -75,3 +75,34 @@ def test_big_endian_exif_and_files_without_a_tag():
                b"Exif\x00\x00II*\x00\xff\xff\xff\xff", b"", b"\xff\xd8 not a jpeg exif",
                encode(_rgb(6, 10), "JPEG", exif_bytes=b"Exif\x00\x00" + bad_value)):
     assert int(exif.orientation(data)) == 1
+
+
+def test_header_check_reads_the_same_orientation_as_the_graph(tmp_path):
+  for image_format in ("JPEG", "PNG", "WEBP"):
+    for value in range(1, 9):
+      path = tmp_path / f"o{value}.{image_format.lower()}"
+      path.write_bytes(encode(_rgb(5, 8), image_format, value))
+      found, problem = images.inspect_image(str(path))
+      assert problem is None and found.orientation == value, (image_format, value)
+      assert int(exif.orientation(path.read_bytes())) == value
+
+
+def test_training_stream_and_test_batch_are_upright(tmp_path):
+  upright = np.zeros((48, 32, 3), np.uint8)
+  upright[:24] = 255  # top half white: a sideways image would have a white left or right half
+  folder = tmp_path / "trainA"
+  folder.mkdir()
+  Image.fromarray(upright).save(folder / "plain.png")
+  tags = Image.Exif()
+  tags[exif.ORIENTATION_TAG] = 6
+  Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90).save(
+      folder / "phone.jpg", exif=tags.tobytes())
+  sources = images.Sources(str(folder), str(folder))
+  pre = images.Preprocessing(32, 32, random_crop=False)
+  domain = images.load_domains(sources, 3, 3, pre)["train_a"]
+  assert [f.orientation for f in domain.files] == [6, 1]  # phone.jpg, plain.png
+  stream = domain.stream(seed=0, domain=0)
+  crops = [stream(tf.constant(k, tf.int64)).numpy() for k in range(2)]
+  crops += list(domain.test_batch(2).numpy())
+  for crop in crops:  # centre crop of rows 8..40: rows 0..15 white, 16..31 black
+    assert crop[:12].mean() > 0.9 and crop[20:].mean() < -0.9

@@ -269,7 +269,7 @@ def test_images_above_the_pixel_limit_are_reduced_or_refused(tmp_path, caplog, m
   assert np.abs(reduced.numpy() - shrunk).mean() < 0.02  # the same picture, smaller
   # Training decodes at the file's scale too: the stream is built and crops as usual.
   domain = images.ImageDomain([f.path for f in files], 3, images.Preprocessing(16, 16),
-                              scales=[f.scale for f in files])
+                              files=files)
   assert domain.stream(0, 0)(tf.constant(0, tf.int64)).shape == (16, 16, 3)
   assert images.decode_scale("JPEG", 64, 48, max_pixels=100) == 8
   assert images.decode_scale("JPEG", 64, 48, max_pixels=10) is None

@@ -182,7 +182,7 @@ def translate_files(translator, paths, names, output, num_samples, side_by_side,
     if reason is None:
       try:
         image = image_data.decode_image(tf.io.read_file(path), translator.in_channels,
-                                        found.scale)[None]
+                                        **found.decode_args())[None]
       except tf.errors.OpError:
         reason = "TensorFlow cannot decode it (truncated or corrupt data)"
     if reason is None:

@@ -152,14 +152,20 @@ def list_images(source, what="images"):
 
 @dataclasses.dataclass(frozen=True)
 class ImageFile:
-  """A file that passed the header check: its path, format, stored size and decode scale
-  (1, or 2 / 4 / 8 for a JPEG above the pixel limit, decoded at that fraction of its size)."""
+  """A file that passed the header check: its path, format, stored size, decode scale (1, or
+  2 / 4 / 8 for a JPEG above the pixel limit, decoded at that fraction of its size) and EXIF
+  orientation (1..8, unit_tf.data.exif; 1 if it has none)."""
 
   path: str
   format: str
   width: int
   height: int
   scale: int = 1
+  orientation: int = 1
+
+  def decode_args(self):
+    """Keyword arguments of `decode_image` for this file."""
+    return {"scale": self.scale, "orientation": self.orientation, "webp": self.format == "WEBP"}
 
 
 @contextlib.contextmanager
@@ -184,6 +190,19 @@ def decode_scale(image_format, width, height, max_pixels=DEFAULT_MAX_PIXELS):
   return None
 
 
+def _pillow_orientation(image):
+  """The EXIF orientation Pillow read with the header (JPEG APP1, WebP EXIF, a PNG eXIf chunk
+  before the image data), 1 if none; never decodes pixels."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  raw = image.info.get("exif")
+  if not raw:
+    return 1
+  tags = Image.Exif()
+  tags.load(raw)
+  value = tags.get(exif.ORIENTATION_TAG, 1)
+  return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS):
   """(ImageFile, None) for a file whose header Pillow accepts, else (None, why it is skipped).
 
@@ -204,6 +223,10 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS):
                       "want as PNG)")
       if width < 1 or height < 1:
         return None, f"empty image {image.size}"
+      try:
+        orientation = _pillow_orientation(image)
+      except Exception:  # a malformed EXIF block: the pixels are still usable, shown as stored
+        orientation = 1
   except FileNotFoundError:
     return None, "file not found"
   except Exception as e:  # Pillow raises many types for bad files; all mean "skip it"
@@ -213,7 +236,7 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     how = " even at 1/8 scale" if image_format == "JPEG" else ""
     return None, (f"{width}x{height} = {width * height:,} pixels is above the limit of "
                   f"{max_pixels:,}{how} (--max_image_pixels raises it)")
-  return ImageFile(path, image_format, width, height, scale), None
+  return ImageFile(path, image_format, width, height, scale, orientation), None
 
 
 def header_problem(path, max_pixels=DEFAULT_MAX_PIXELS):
@@ -226,8 +249,9 @@ def _undecodable(files):
   pass at each file's decode scale."""
   ds = tf.data.Dataset.from_tensor_slices((tf.range(len(files), dtype=tf.int64),
                                            tf.constant([f.path for f in files]),
-                                           tf.constant([f.scale for f in files], tf.int32)))
-  ds = ds.map(lambda i, p, s: (i, tf.shape(decode_image(tf.io.read_file(p), 1, s))[0]),
+                                           tf.constant([f.scale for f in files], tf.int32),
+                                           tf.constant([f.format == "WEBP" for f in files])))
+  ds = ds.map(lambda i, p, s, w: (i, tf.shape(decode_image(tf.io.read_file(p), 1, s, 1, w))[0]),
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
   ds = ds.ignore_errors()
   decoded = {int(i) for i, _ in ds.as_numpy_iterator()}
@@ -297,12 +321,19 @@ def to_channels(image, channels):
 
 
 def _decode_full(contents, webp):
-  """float32 [H, W, native channels] in [0, 1]; 16-bit PNGs keep their precision."""
-  return tf.cond(
-      webp,  # TensorFlow decodes WebP to uint8 only
-      lambda: tf.image.convert_image_dtype(
-          tf.io.decode_image(contents, channels=0, expand_animations=False), tf.float32),
-      lambda: tf.io.decode_image(contents, channels=0, dtype=tf.float32, expand_animations=False))
+  """float32 [H, W, native channels] in [0, 1]; 16-bit PNGs keep their precision. `webp`: a
+  Python bool (one decoder in the graph) or a bool tensor (a tf.cond)."""
+
+  def as_webp():  # TensorFlow decodes WebP to uint8 only
+    return tf.image.convert_image_dtype(
+        tf.io.decode_image(contents, channels=0, expand_animations=False), tf.float32)
+
+  def other():
+    return tf.io.decode_image(contents, channels=0, dtype=tf.float32, expand_animations=False)
+
+  if isinstance(webp, bool):
+    return as_webp() if webp else other()
+  return tf.cond(webp, as_webp, other)
 
 
 def _decode_jpeg_reduced(contents, scale):
@@ -313,22 +344,30 @@ def _decode_jpeg_reduced(contents, scale):
   return tf.image.convert_image_dtype(tf.switch_case(index, branches), tf.float32)
 
 
-def decode_image(contents, channels, scale=1):
-  """Encoded JPEG/PNG/BMP/GIF/WebP bytes -> float32 [H, W, channels] in [-1, 1], turned as the
-  file's EXIF orientation says (unit_tf.data.exif), at native resolution.
+def decode_image(contents, channels, scale=1, orientation=None, webp=None):
+  """Encoded JPEG/PNG/BMP/GIF/WebP bytes -> float32 [H, W, channels] in [-1, 1], turned upright
+  as the file's EXIF orientation says, at native resolution.
 
   8-bit and 16-bit images both map their full range to [-1, 1]; a GIF gives its first frame.
-  `scale` (an int or int32 scalar tensor, see `inspect_image`) > 1 decodes a JPEG at 1/scale of
-  its size.
+  What the header check already knows about the file (`ImageFile.decode_args`) can be passed, as
+  Python values (then the graph holds only what this file needs: a plain JPEG decodes exactly as
+  `tf.io.decode_image` alone) or as tensors (one graph for many files):
+    scale: > 1 decodes a JPEG at 1/scale of its size (2, 4 or 8, see `inspect_image`).
+    orientation: 1..8; None reads it from the bytes (unit_tf.data.exif).
+    webp: whether it is WebP (decoded to uint8, TensorFlow's only WebP type); None checks.
   """
-  webp = exif.is_webp(contents)
+  if webp is None:
+    webp = exif.is_webp(contents)
   if isinstance(scale, int) and scale == 1:
     image = _decode_full(contents, webp)
   else:
     scale = tf.convert_to_tensor(scale, tf.int32)
     image = tf.cond(scale > 1, lambda: _decode_jpeg_reduced(contents, scale),
                     lambda: _decode_full(contents, webp))
-  image = exif.apply_orientation(image, exif.orientation(contents, webp))
+  if orientation is None:
+    orientation = exif.orientation(contents, webp)
+  if not (isinstance(orientation, int) and orientation == 1):
+    image = exif.apply_orientation(image, orientation)
   return to_channels(image, channels) * 2.0 - 1.0
 
 
@@ -376,26 +415,30 @@ class Preprocessing:
 class ImageDomain:
   """One domain's files, channel count and preprocessing; a stateless stream over them.
 
-  `scales` gives each file's JPEG decode scale (see `inspect_image`; default 1). `verified`
-  says every file was decoded once before training (`scan_files(verify=True)`); without it the
-  stream replaces a file that fails to decode, see `paired_stream`.
+  `files` (ImageFile of `scan_files`, one per path) says how each file decodes: JPEG scale, EXIF
+  orientation, WebP. A property all files share is a constant of the graph, so a set of plain
+  upright JPEGs decodes with `tf.io.decode_image` alone; without `files` every image is checked
+  in the graph (orientation read from its bytes). `verified` says every file was decoded once
+  before training (`scan_files(verify=True)`); without it the stream replaces a file that fails
+  to decode, see `paired_stream`.
   """
 
-  def __init__(self, paths, channels, preprocessing, name="a", scales=None, verified=True):
+  def __init__(self, paths, channels, preprocessing, name="a", files=None, verified=True):
     self.paths = list(paths)
-    self.scales = list(scales) if scales is not None else [1] * len(self.paths)
-    if len(self.scales) != len(self.paths):
-      raise ValueError(f"{len(self.paths)} paths but {len(self.scales)} scales")
+    self.files = list(files) if files is not None else None
+    if self.files is not None and [f.path for f in self.files] != self.paths:
+      raise ValueError("`files` must describe `paths`, one ImageFile per path in order")
     self.channels = channels
     self.preprocessing = preprocessing
     self.name = name
     self.verified = verified
     self.skipped_at_decode = set()  # files found undecodable while streaming (verified=False)
 
-  def load(self, path, position=None, key=None, scale=1):
-    """One preprocessed image; random crop/flip keyed by (key, position) when both are given."""
+  def load(self, path, position=None, key=None, decode_args=None):
+    """One preprocessed image; random crop/flip keyed by (key, position) when both are given.
+    `decode_args`: keyword arguments of `decode_image` (see `_decode_args`)."""
     p = self.preprocessing
-    image = decode_image(tf.io.read_file(path), self.channels, scale)
+    image = decode_image(tf.io.read_file(path), self.channels, **(decode_args or {}))
     image = resize_to_cover(image, p.load_size, p.height, p.width)
     random = position is not None
     if random and p.random_crop:
@@ -407,6 +450,19 @@ class ImageDomain:
       image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([key + 1, position]))
     image.set_shape([p.height, p.width, self.channels])
     return image
+
+  def _decode_args(self):
+    """A function file index (tensor) -> `decode_image` keyword arguments: Python constants for
+    what every file shares, a lookup in a per-file table for the rest."""
+    if self.files is None:
+      return lambda index: {}
+    columns = {}
+    for name in ("scale", "orientation", "webp"):
+      values = [f.decode_args()[name] for f in self.files]
+      columns[name] = (values[0] if all(v == values[0] for v in values)
+                       else tf.constant(values, tf.bool if name == "webp" else tf.int32))
+    return lambda index: {name: tf.gather(v, index) if isinstance(v, tf.Tensor) else v
+                          for name, v in columns.items()}
 
   def _key(self, seed, domain):
     # Separate counters for the order (key) and for crop/flip (key + 1, key + 2).
@@ -425,13 +481,12 @@ class ImageDomain:
   def stream(self, seed, domain):
     """A function position -> image of this domain's training stream (stateless)."""
     paths = tf.constant(self.paths)
-    scales = tf.constant(self.scales, tf.int32)
     key = self._key(seed, domain)
-    plain = all(s == 1 for s in self.scales)
+    decode_args = self._decode_args()
 
     def image_at(position):
       index = self._file_index(key, position)
-      return self.load(paths[index], position, key + 1, 1 if plain else scales[index])
+      return self.load(paths[index], position, key + 1, decode_args(index))
 
     return image_at
 
@@ -441,8 +496,8 @@ class ImageDomain:
     (with the same crop and flip), and a warning naming each failed file once, with the count.
     Stateless like `stream`. Fails naming the files if none of `tries` decodes."""
     paths = tf.constant(self.paths)
-    scales = tf.constant(self.scales, tf.int32)
     key = self._key(seed, domain)
+    decode_args = self._decode_args()
     tries = min(tries, len(self.paths))
 
     def report(failed):
@@ -461,7 +516,7 @@ class ImageDomain:
       indices = tf.stack([self._file_index(key, position, step) for step in range(tries)])
       candidates = tf.data.Dataset.from_tensor_slices((tf.range(tries), indices))
       loaded = candidates.map(lambda j, i: (j, self.load(paths[i], position, key + 1,
-                                                         scales[i]))).ignore_errors()
+                                                         decode_args(i)))).ignore_errors()
 
       def none_decodes(j, i):
         del j, i
@@ -489,11 +544,12 @@ class ImageDomain:
     """The first n files, centre-cropped (deterministic), as one [n', H, W, C] tensor. Files
     that fail to decode (only possible if not `verified`) are left out with a warning."""
     images = []
-    for path, scale in zip(self.paths, self.scales):
+    for i, path in enumerate(self.paths):
       if len(images) == n:
         break
       try:
-        images.append(self.load(path, scale=scale))
+        args = self.files[i].decode_args() if self.files is not None else None
+        images.append(self.load(path, decode_args=args))
       except tf.errors.OpError:
         self.skipped_at_decode.add(path)
         logging.warning("skipping %s: TensorFlow cannot decode it (truncated or corrupt data)",
@@ -571,5 +627,5 @@ def load_domains(sources, channels_a, channels_b, preprocessing, verify=True,
       files = scan_files(list_images(source, what), what, verify=verify, max_pixels=max_pixels)
       logging.info("%s: %d images", what, len(files))
       out[f"{split}_{d}"] = ImageDomain([f.path for f in files], channels, preprocessing, name=d,
-                                        scales=[f.scale for f in files], verified=verify)
+                                        files=files, verified=verify)
   return out
