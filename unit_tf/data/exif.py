@@ -3,9 +3,12 @@
 A phone stores a portrait photo as a landscape pixel array plus the EXIF tag 0x0112
 (Orientation) saying how to turn it for display; TensorFlow's decoders ignore the tag. Here
 `orientation(contents)` reads the tag from the encoded bytes with string and integer ops only (no
-Python, no Pillow), so the same code runs in the tf.data training stream, in eager translation and
-inside an exported SavedModel (TF Serving), and `apply_orientation(image, value)` turns the decoded
-array.
+Python, no Pillow), so it runs inside an exported SavedModel (TF Serving's `*_bytes` signatures)
+and in tf.data for bytes nobody inspected; `apply_orientation(image, value)` turns the decoded
+array. Training and translate read the tag from the file header instead (Pillow, in
+`unit_tf.data.images.inspect_image`, once per file) and pass it to `apply_orientation`: a folder
+where no file needs turning then costs nothing per image. tests/test_exif.py checks that the two
+readings agree for every value.
 
 Where the tag is looked for: the TIFF block that follows "Exif\\0\\0" (the JPEG APP1 segment, also
 some WebP writers), the PNG "eXIf" chunk or the WebP "EXIF" chunk, found in the first 64 KiB of
@@ -21,7 +24,7 @@ Values (EXIF 2.3; the transposes Pillow's ImageOps.exif_transpose applies):
 import tensorflow as tf
 
 ORIENTATION_TAG = 0x0112
-_SEARCH = 1 << 16  # bytes searched at each end of the file
+_SEARCH = 1 << 16  # bytes searched for the markers (at the start; WebP: at the end)
 _WINDOW = 4096  # bytes of the TIFF block read after the marker
 _MAX_ENTRIES = 64  # entries of the first IFD looked at (the tag is among the first ten)
 # (marker, bytes between the marker and the TIFF header): JPEG APP1 / PNG eXIf / WebP EXIF chunk.
