@@ -302,3 +302,14 @@ def test_unverified_file_that_fails_to_decode_is_replaced_with_a_warning(tmp_pat
     np.testing.assert_array_equal(a, b)  # still stateless: resume is exact
   verified = images.load_domains(sources, 3, 3, PRE, verify=True)["train_a"]
   assert len(verified.paths) == 3 and verified.verified
+
+
+def test_unverified_domain_where_nothing_decodes_stops_naming_the_files(tmp_path):
+  (tmp_path / "bad").mkdir()
+  for name in ("cut0.jpg", "cut1.jpg"):
+    _write_truncated_jpeg(str(tmp_path / "bad" / name))
+  listed = images.list_images(str(tmp_path / "bad"))
+  broken = images.ImageDomain(images.scan_images(listed, verify=False), 3, PRE, verified=False)
+  good = images.ImageDomain(write_images(str(tmp_path / "good"), 1), 3, PRE)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="none of.*cut0.jpg"):
+    next(iter(images.paired_stream(broken, good, 1, seed=0)))
