@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 from PIL import Image
+from PIL import ImageOps
 import pytest
 import tensorflow as tf
 
@@ -267,6 +268,40 @@ def _direct(saved_model, signature, images, seeds=None):
   if seeds is not None:
     inputs[serving.SEED] = tf.constant(seeds, tf.int64)
   return saved_model.signatures[signature](**inputs)[serving.output_key(signature)].numpy()
+
+
+class _IdentityModel:
+  """Stands in for a UNIT model: `translate` returns its input, any size is taken."""
+
+  fixed_size = None
+  image_multiple = 1
+
+  def translate(self, images, direction, sample=False, seed=None):
+    del direction, sample, seed
+    return images
+
+
+def test_bytes_signatures_turn_images_as_their_exif_orientation_says():
+  fn, spec = export.translation_endpoints(_IdentityModel(), {"a": 3, "b": 3})["a2b_bytes"]
+  signature = tf.function(fn, input_signature=spec)
+  upright = (np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8)
+  for value in range(1, 9):
+    # The stored pixels a camera writes for this tag: Pillow turns them back to `upright`.
+    stored = Image.fromarray(upright)
+    inverse = {2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180],
+               4: [Image.Transpose.FLIP_TOP_BOTTOM], 5: [Image.Transpose.TRANSPOSE],
+               6: [Image.Transpose.ROTATE_90], 7: [Image.Transpose.TRANSVERSE],
+               8: [Image.Transpose.ROTATE_270]}.get(value, [])
+    for method in inverse:
+      stored = stored.transpose(method)
+    tags = Image.Exif()
+    tags[0x0112] = value
+    out = io.BytesIO()
+    stored.save(out, format="PNG", exif=tags.tobytes())
+    with Image.open(io.BytesIO(out.getvalue())) as image:
+      np.testing.assert_array_equal(np.asarray(ImageOps.exif_transpose(image)), upright)
+    served = signature(images=tf.constant([out.getvalue()]))[serving.IMAGES_BYTES][0]
+    np.testing.assert_array_equal(_decode(served.numpy()), upright, err_msg=str(value))
 
 
 @pytest.mark.parametrize("form", ["row", "columnar"])

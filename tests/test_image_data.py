@@ -1,8 +1,13 @@
 """Unpaired image data: folders, list files, decoding every format to the domain's channels,
-bad-file skipping, clear errors for empty/missing folders, exact resume, CelebA on mocked TFDS."""
+bad-file skipping, clear errors for empty/missing folders, exact resume, CelebA on mocked TFDS;
+odd inputs: WebP / GIF, ignored extensions counted, symlink loops, the pixel limit, files that fail
+only at decode time."""
 
+import io
 import logging
 import os
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -178,3 +183,133 @@ def test_celeba_attribute_domains_on_mocked_tfds():
     assert task.visualization_batch(3)[1].shape == (3, 32, 32, 3)
     with pytest.raises(DataError, match="unknown CelebA attribute"):
       tasks.CelebATask("Purple_Hair", preprocessing=pre)
+
+
+# ----- odd inputs (issue 16): WebP / GIF, listing counts, symlink loops, huge images, files that
+# only fail at decode time -----
+
+def _write_truncated_jpeg(path):
+  out = io.BytesIO()
+  Image.fromarray(_rgb(40, 56, 3)).save(out, "JPEG")
+  with open(path, "wb") as f:
+    f.write(out.getvalue()[:len(out.getvalue()) // 2])  # the header reads, the data does not
+
+
+def test_webp_and_gif_decode_and_ignored_extensions_are_counted(tmp_path, caplog):
+  folder = tmp_path / "dom"
+  folder.mkdir()
+  rgb = _rgb(6, 8, 0)
+  Image.fromarray(rgb).save(folder / "still.webp", lossless=True)
+  frames = [Image.fromarray(np.full((6, 8, 3), v, np.uint8)) for v in (30, 220)]
+  frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:])
+  frames[0].save(folder / "gif_named.jpg", "GIF", save_all=True, append_images=frames[1:])
+  frames[0].save(folder / "moving.webp", save_all=True, append_images=frames[1:], lossless=True)
+  for name in ("notes.txt", "a.heic", "b.heic"):
+    (folder / name).write_bytes(b"x")
+  with caplog.at_level(logging.WARNING):
+    listed = images.list_images(str(folder), "domain a")
+    kept = images.scan_images(listed, "domain a")
+  assert len(listed) == 4
+  assert any("ignored 3 files by extension (.heic: 2, .txt: 1)" in r.getMessage()
+             for r in caplog.records)
+  assert sorted(os.path.basename(p) for p in kept) == ["gif_named.jpg", "moving.gif", "still.webp"]
+  assert any("moving.webp" in r.getMessage() and "animated WebP" in r.getMessage()
+             for r in caplog.records)
+  still = images.decode_image(tf.io.read_file(str(folder / "still.webp")), 3).numpy()
+  np.testing.assert_allclose(still, rgb / 127.5 - 1.0, atol=1e-6)  # lossless WebP
+  for name in ("moving.gif", "gif_named.jpg"):
+    first = images.decode_image(tf.io.read_file(str(folder / name)), 3).numpy()
+    assert first.shape == (6, 8, 3)
+    np.testing.assert_allclose(first, 30 / 127.5 - 1.0, atol=1e-6)  # the first frame
+
+
+def test_symlink_loops_list_each_real_folder_once(tmp_path, caplog):
+  root = tmp_path / "trainA"
+  paths = write_images(str(root / "sub"), 2) + write_images(str(root), 1, seed=5)
+  os.symlink("..", root / "sub" / "loop")  # trainA/sub/loop -> trainA
+  os.symlink(root / "sub", root / "again")  # a second name for sub/
+  with caplog.at_level(logging.WARNING):
+    found = images.list_images(str(root), "domain a")
+  assert sorted(found) == sorted(paths)  # each image once, under its real folder's name
+  message = [r.getMessage() for r in caplog.records if "symlinked folders" in r.getMessage()]
+  assert len(message) == 1 and "did not follow 2" in message[0] and "loop" in message[0]
+
+
+def _tiny_png_header(width, height):
+  """A PNG whose header claims width x height (a decompression bomb's first bytes) and whose
+  data is a few bytes: Pillow reads the size, nothing is decoded."""
+  def chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+  ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+  return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 8))
+          + chunk(b"IEND", b""))
+
+
+def test_images_above_the_pixel_limit_are_reduced_or_refused(tmp_path, caplog, monkeypatch):
+  folder = tmp_path / "dom"
+  folder.mkdir()
+  ramp = np.linspace(0, 255, 64)[:, None, None] * np.linspace(0.2, 1, 48)[None, :, None]
+  Image.fromarray(np.broadcast_to(ramp, (64, 48, 3)).astype(np.uint8)).save(folder / "big.jpg")
+  Image.fromarray(_rgb(64, 48, 2)).save(folder / "big.png")
+  Image.fromarray(_rgb(20, 30, 3)).save(folder / "small.png")
+  (folder / "bomb.png").write_bytes(_tiny_png_header(20000, 20000))
+  limit = 1000  # 64 x 48 = 3072 pixels: a JPEG fits at 1/2 (32 x 24 = 768), a PNG does not
+  with caplog.at_level(logging.WARNING):
+    files = images.scan_files(images.list_images(str(folder)), "domain a", max_pixels=limit)
+  assert [(os.path.basename(f.path), f.scale) for f in files] == [("big.jpg", 2), ("small.png", 1)]
+  messages = " ".join(r.getMessage() for r in caplog.records)
+  assert "big.png: 48x64 = 3,072 pixels is above the limit of 1,000" in messages
+  assert "bomb.png: 20000x20000 = 400,000,000 pixels" in messages  # ours, not Pillow's error
+  assert "--max_image_pixels" in messages and "decoded at reduced scale" in messages
+  reduced = images.decode_image(tf.io.read_file(files[0].path), 3, files[0].scale)
+  assert reduced.shape == (32, 24, 3)
+  full = images.decode_image(tf.io.read_file(files[0].path), 3).numpy()
+  shrunk = tf.image.resize(full, [32, 24], antialias=True).numpy()
+  assert np.abs(reduced.numpy() - shrunk).mean() < 0.02  # the same picture, smaller
+  # Training decodes at the file's scale too: the stream is built and crops as usual.
+  domain = images.ImageDomain([f.path for f in files], 3, images.Preprocessing(16, 16),
+                              files=files)
+  assert domain.stream(0, 0)(tf.constant(0, tf.int64)).shape == (16, 16, 3)
+  assert images.decode_scale("JPEG", 64, 48, max_pixels=100) == 8
+  assert images.decode_scale("JPEG", 64, 48, max_pixels=10) is None
+  assert images.DEFAULT_MAX_PIXELS == 4096 * 4096
+  monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))), "tools"))
+  import flag_defs  # pylint: disable=g-import-not-at-top
+  assert flag_defs.DEFAULT_MAX_IMAGE_PIXELS == images.DEFAULT_MAX_PIXELS  # the flag's default
+
+
+def test_unverified_file_that_fails_to_decode_is_replaced_with_a_warning(tmp_path, caplog):
+  root = tmp_path / "data"
+  write_images(str(root / "trainA"), 3)
+  _write_truncated_jpeg(str(root / "trainA" / "cut.jpg"))
+  write_images(str(root / "trainB"), 2, seed=10)
+  sources = images.Sources(str(root / "trainA"), str(root / "trainB"))
+  domains = images.load_domains(sources, 3, 3, PRE, verify=False)
+  train_a = domains["train_a"]
+  assert len(train_a.paths) == 4 and not train_a.verified  # the header check lets it through
+  with caplog.at_level(logging.WARNING):
+    straight = [a.numpy() for a, _ in
+                images.paired_stream(train_a, domains["train_b"], 2, seed=3).take(6)]
+  assert all(a.shape == (2, 32, 48, 3) and np.isfinite(a).all() for a in straight)
+  warned = [r.getMessage() for r in caplog.records if "at decode time" in r.getMessage()]
+  assert len(warned) == 1 and "cut.jpg" in warned[0] and "1 files skipped so far" in warned[0]
+  assert train_a.skipped_at_decode == {str(root / "trainA" / "cut.jpg")}
+  resumed = [a.numpy() for a, _ in
+             images.paired_stream(train_a, domains["train_b"], 2, seed=3, start_batch=3).take(3)]
+  for a, b in zip(straight[3:], resumed):
+    np.testing.assert_array_equal(a, b)  # still stateless: resume is exact
+  verified = images.load_domains(sources, 3, 3, PRE, verify=True)["train_a"]
+  assert len(verified.paths) == 3 and verified.verified
+
+
+def test_unverified_domain_where_nothing_decodes_stops_naming_the_files(tmp_path):
+  (tmp_path / "bad").mkdir()
+  for name in ("cut0.jpg", "cut1.jpg"):
+    _write_truncated_jpeg(str(tmp_path / "bad" / name))
+  listed = images.list_images(str(tmp_path / "bad"))
+  broken = images.ImageDomain(images.scan_images(listed, verify=False), 3, PRE, verified=False)
+  good = images.ImageDomain(write_images(str(tmp_path / "good"), 1), 3, PRE)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="none of.*cut0.jpg"):
+    next(iter(images.paired_stream(broken, good, 1, seed=0)))

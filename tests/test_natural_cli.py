@@ -54,6 +54,28 @@ def test_train_then_translate_a_folder_at_native_size(tmp_path, folders):
   with Image.open(out / "img00.png") as image:
     assert image.size == (32, 64)
 
+  # Odd inputs (issue 16): a 3x3 image, a portrait phone JPEG (EXIF orientation 6), a JPEG above
+  # --max_image_pixels.
+  odd = tmp_path / "odd"
+  odd.mkdir()
+  Image.fromarray(np.zeros((3, 3), np.uint8)).save(odd / "tiny.png")
+  tags = Image.Exif()
+  tags[0x0112] = 6
+  Image.fromarray(np.zeros((40, 56), np.uint8)).save(odd / "portrait.jpg", exif=tags.tobytes())
+  Image.fromarray(np.zeros((64, 64), np.uint8)).save(odd / "large.jpg")
+  odd_out = tmp_path / "odd_out"
+  proc = _run("translate.py", f"--model_dir={model_dir}", "--direction=a2b", f"--input={odd}",
+              f"--output={odd_out}", "--max_image_pixels=3000", "--noprogress", check=False)
+  assert proc.returncode == 1 and "Traceback" not in proc.stderr
+  assert "tiny.png: 3x3 is smaller than the minimum 17x17" in proc.stderr
+  assert "skipped 1 of 3" in proc.stderr
+  assert "large.jpg: 64x64 is above --max_image_pixels=3000" in proc.stderr
+  with Image.open(odd_out / "portrait.png") as image:
+    assert image.size == (40, 56)  # upright: stored 56 wide x 40 high, shown 40 x 56
+  with Image.open(odd_out / "large.png") as image:
+    assert image.size == (32, 32)  # decoded at 1/2 scale
+  assert not os.path.exists(odd_out / "tiny.png")
+
   side = tmp_path / "side"
   _run("translate.py", f"--model_dir={model_dir}", "--direction=b2a",
        f"--input={inputs / 'nested'}", f"--output={side}", "--side_by_side", "--sample",
@@ -103,3 +125,15 @@ def test_translate_needs_a_model(tmp_path):
               f"--output={tmp_path / 'out'}", check=False)
   assert proc.returncode != 0 and "is not a folder" in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_noverify_images_replaces_a_truncated_jpeg_at_decode_time(tmp_path, folders):
+  from test_image_data import _write_truncated_jpeg  # pylint: disable=g-import-not-at-top
+  _write_truncated_jpeg(os.path.join(folders, "trainA", "cut.jpg"))
+  model_dir = str(tmp_path / "run")
+  proc = _run("train.py", f"--model_dir={model_dir}", f"--data_path={folders}", "--max_steps=2",
+              "--noverify_images", *TINY, check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "Traceback" not in proc.stderr
+  assert "at decode time" in proc.stderr and "truncated.png" in proc.stderr
+  assert os.path.exists(os.path.join(model_dir, "checkpoints", "ckpt-2.index"))

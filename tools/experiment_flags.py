@@ -24,6 +24,7 @@ flags.DEFINE_enum("task", "toy", ["toy", "images", "celeba", "uda"],
                   "(domain b).")
 flag_defs.define_data_flags()
 flag_defs.define_uda_data_flags()
+flag_defs.define_image_flags()
 # ----- data: natural images (--task=images / celeba) -----
 flags.DEFINE_string("domain_a", None, "Task images: domain a's training images, a folder "
                     "(searched recursively) or a list file with one path per line (instead of "
@@ -38,7 +39,10 @@ flags.DEFINE_integer("load_size", 0, "Shorter side after resizing, before the cr
 flags.DEFINE_bool("random_crop", True, "Random crop position (else centre crop).")
 flags.DEFINE_bool("random_flip", True, "Random horizontal flips.")
 flags.DEFINE_bool("verify_images", True, "Decode every image once before training and skip the "
-                  "undecodable ones (with a warning each); off: header check only.")
+                  "undecodable ones (with a warning each). Off: header check only, faster "
+                  "start; a file that fails to decode during training is replaced by the next "
+                  "file of the epoch (a warning per file, with a count); that stream costs more "
+                  "CPU.")
 flags.DEFINE_string("attribute", None, "Task celeba: the attribute of domain a (domain b lacks "
                     "it), e.g. Blond_Hair, Smiling, Goatee, Eyeglasses.")
 # ----- model, loss, training, and each variant's options: generated from the dataclass fields
@@ -105,7 +109,8 @@ def load_task(height, width):
       return tasks.CelebATask(FLAGS.attribute, FLAGS.tfds_data_dir, preprocessing)
     sources = _image_sources()
     return tasks.ImageFolderTask(sources, int(FLAGS.channels_a), int(FLAGS.channels_b),
-                                 preprocessing, verify=FLAGS.verify_images)
+                                 preprocessing, verify=FLAGS.verify_images,
+                                 max_pixels=FLAGS.max_image_pixels)
   except DataError as e:
     raise SystemExit(f"error: {e}") from None
 

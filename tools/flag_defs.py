@@ -12,6 +12,22 @@ def define_data_flags():
                       "../shared/tensorflow_datasets. Default: TFDS' own dir, downloading.")
 
 
+# = unit_tf.data.images.DEFAULT_MAX_PIXELS (tests/test_image_data.py checks), written out so that
+# defining the flags does not import TensorFlow.
+DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096
+
+
+def define_image_flags():
+  """Flags of image decoding shared by train.py / evaluate.py / benchmark.py (task images) and
+  translate.py."""
+  flags.DEFINE_integer("max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS,
+                       "Largest image (width x height) decoded at full size. A larger JPEG is "
+                       "decoded at 1/2, 1/4 or 1/8 scale, whichever fits (with a warning); a "
+                       "larger image of another format is skipped with a warning. Bounds the "
+                       "memory one image takes (4096x4096 RGB: 200 MB as float32).",
+                       lower_bound=1)
+
+
 def load_task(data_path, tfds_data_dir):
   """The toy task from the data flags; data errors become a one-line exit message."""
   from unit_tf import tasks  # pylint: disable=g-import-not-at-top

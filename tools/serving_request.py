@@ -48,8 +48,11 @@ def _read_inputs(paths, signature, channels):
     else:
       import numpy as np  # pylint: disable=g-import-not-at-top
       from PIL import Image  # pylint: disable=g-import-not-at-top
+      from PIL import ImageOps  # pylint: disable=g-import-not-at-top
       with Image.open(path) as image:
-        array = np.asarray(image.convert("L" if channels == 1 else "RGB"), np.uint8)
+        # Upright as its EXIF orientation says, as the *_bytes signatures decode it.
+        upright = ImageOps.exif_transpose(image)
+        array = np.asarray(upright.convert("L" if channels == 1 else "RGB"), np.uint8)
       images.append(array[..., None] if array.ndim == 2 else array)
   return images
 

@@ -12,8 +12,12 @@ multiple and crops back, never resizes. Outputs are PNG files named after the in
 (`NAME.png`, or `NAME_sample{k}.png` with --num_samples > 1); --side_by_side writes the input
 and its translations in one row instead. The latent mean is used unless --sample.
 
-Files that cannot be decoded are skipped with a warning each and a count at the end; the exit status
-is 1 if any was skipped.
+Inputs are decoded as in training (unit_tf.data.images): JPEG, PNG, BMP, GIF (first frame) and
+WebP, turned upright as their EXIF orientation says. An image above --max_image_pixels is, if a
+JPEG, decoded and translated at 1/2, 1/4 or 1/8 scale (a warning names it and the output has that
+size), otherwise skipped. Files that cannot be decoded, and images smaller than the network takes
+(the warning says the minimum size), are skipped with a warning each and a count at the end; the
+exit status is 1 if any was skipped.
 """
 
 import tool_env  # first: quiets TensorFlow's start-up before it is imported
@@ -22,6 +26,8 @@ import os
 from absl import app
 from absl import flags
 from absl import logging
+
+import flag_defs
 
 FLAGS = flags.FLAGS
 
@@ -39,6 +45,7 @@ flags.DEFINE_integer("seed", 0, "Seed of the sampling noise (SavedModel exports 
                      lower_bound=0)
 flags.DEFINE_bool("side_by_side", False, "Write input | translation(s) as one image.")
 flags.DEFINE_bool("progress", True, "Show a progress bar.")
+flag_defs.define_image_flags()
 
 
 class _RunTranslator:
@@ -54,9 +61,23 @@ class _RunTranslator:
     self.in_channels = channels_a if direction == "a2b" else channels_b
     self.out_channels = channels_b if direction == "a2b" else channels_a
     self.description = f"{model_dir} step {self.step}"
+    self._fixed_size, self._multiple = self.model.fixed_size, self.model.image_multiple
     self._fn = tf.function(
         lambda images: self.model.translate(images, direction, sample=sample),
         input_signature=[tf.TensorSpec([1, None, None, self.in_channels], tf.float32)])
+
+  def size_problem(self, height, width):
+    """Why the network cannot take a height x width image, or None."""
+    if self._fixed_size is not None:
+      if (height, width) != (self._fixed_size,) * 2:
+        return (f"{width}x{height}: this network takes {self._fixed_size}x{self._fixed_size} "
+                "images only (it has a fixed-size layer)")
+      return None
+    minimum = self._multiple // 2 + 1  # reflect padding to the multiple must be smaller than a side
+    if min(height, width) < minimum:
+      return (f"{width}x{height} is smaller than the minimum {minimum}x{minimum} of this network "
+              f"(it reflect-pads each side to a multiple of {self._multiple})")
+    return None
 
   def __call__(self, images, sample_index):
     del sample_index  # the model's noise generator draws new noise each call
@@ -107,6 +128,10 @@ class _SavedModelTranslator:
     self.seed = seed
     self.description = path
 
+  def size_problem(self, height, width):
+    del height, width  # the SavedModel checks sizes itself (an InvalidArgument naming the reason)
+    return None
+
   def __call__(self, images, sample_index):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from unit_tf import visualize  # pylint: disable=g-import-not-at-top
@@ -139,29 +164,46 @@ def _save_png(path, image_uint8):
   Image.fromarray(array).save(path)
 
 
-def translate_files(translator, paths, names, output, num_samples, side_by_side, progress=True):
-  """Translates every file; returns the list of (path, reason) that were skipped."""
+def translate_files(translator, paths, names, output, num_samples, side_by_side, progress=True,
+                    max_pixels=None):
+  """Translates every file; returns the list of (path, reason) that were skipped.
+
+  `max_pixels`: see unit_tf.data.images.inspect_image (default its DEFAULT_MAX_PIXELS).
+  """
   import keras  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from unit_tf import visualize  # pylint: disable=g-import-not-at-top
   from unit_tf.data import images as image_data  # pylint: disable=g-import-not-at-top
 
+  max_pixels = max_pixels or image_data.DEFAULT_MAX_PIXELS
   bar = keras.utils.Progbar(len(paths), unit_name="image") if progress else None
-  skipped = []
+  skipped, reduced = [], 0
   for i, (path, name) in enumerate(zip(paths, names)):
-    reason = image_data.header_problem(path)
+    found, reason = image_data.inspect_image(path, max_pixels)
     if reason is None:
       try:
-        image = image_data.decode_image(tf.io.read_file(path), translator.in_channels)[None]
+        image = image_data.decode_image(tf.io.read_file(path), translator.in_channels,
+                                        **found.decode_args())[None]
       except tf.errors.OpError:
         reason = "TensorFlow cannot decode it (truncated or corrupt data)"
+    if reason is None:
+      reason = translator.size_problem(int(image.shape[1]), int(image.shape[2]))
+    if reason is None:
+      try:
+        outputs = [translator(image, k) for k in range(num_samples)]
+      except tf.errors.InvalidArgumentError as e:  # a SavedModel's own input checks
+        reason = f"the model refuses it: {e.message.splitlines()[0]}"
     if reason is not None:
       logging.warning("skipping %s: %s", path, reason)
       skipped.append((path, reason))
       if bar:
         bar.update(i + 1)
       continue
-    outputs = [translator(image, k) for k in range(num_samples)]
+    if found.scale > 1:
+      reduced += 1
+      logging.warning("%s: %dx%d is above --max_image_pixels=%d; decoded and translated at 1/%d "
+                      "scale (%dx%d)", path, found.width, found.height, max_pixels, found.scale,
+                      int(image.shape[2]), int(image.shape[1]))
     if side_by_side:
       row = tf.concat([visualize.to_unit_range(x)[0] for x in [image] + outputs], axis=1)
       row = visualize.to_uint8(row * 2.0 - 1.0)
@@ -172,6 +214,8 @@ def translate_files(translator, paths, names, output, num_samples, side_by_side,
         _save_png(os.path.join(output, name + suffix + ".png"), visualize.to_uint8(out[0]))
     if bar:
       bar.update(i + 1)
+  if reduced:
+    logging.warning("translated %d images above --max_image_pixels at reduced scale", reduced)
   return skipped
 
 
@@ -197,11 +241,12 @@ def main(argv):
                translator.description)
   names = _output_names(paths, FLAGS.input)
   skipped = translate_files(translator, paths, names, FLAGS.output, FLAGS.num_samples,
-                            FLAGS.side_by_side, FLAGS.progress)
+                            FLAGS.side_by_side, FLAGS.progress, FLAGS.max_image_pixels)
   done = len(paths) - len(skipped)
   logging.info("wrote %d translations to %s", done, FLAGS.output)
   if skipped:
-    logging.warning("skipped %d of %d files that cannot be decoded", len(skipped), len(paths))
+    logging.warning("skipped %d of %d files (reasons above): not decodable or a size the network "
+                    "cannot take", len(skipped), len(paths))
     raise SystemExit(1)
 
 

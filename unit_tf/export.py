@@ -8,6 +8,10 @@ The signatures themselves (and their input checks) are written in `unit_tf.core.
 (translation, every variant) and in the variants' packages (e.g. `unit_tf.uda.export`);
 `unit_tf.variants` lists which families a run's variant exports.
 
+Encoded images (`*_bytes`) are decoded by the graph itself and turned as their EXIF orientation
+tag says (`unit_tf.data.exif`, TensorFlow ops only), so a portrait phone photo is translated
+upright, as in training and tools/translate.py; the PNG returned is the upright translation.
+
 Layout: `export_dir/<version>/` is one SavedModel; `export_dir` is what TF Serving's
 `--model_base_path` points at (it serves the highest version).
 """

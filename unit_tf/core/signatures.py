@@ -22,6 +22,7 @@ signature and what was wrong, whichever front end (Python, TF Serving REST or gR
 import tensorflow as tf
 
 from unit_tf import serving
+from unit_tf.data import exif
 from unit_tf.core.pixels import to_float, to_uint8
 
 SOURCE_DOMAIN = {"a2b": "a", "b2a": "b"}
@@ -164,6 +165,9 @@ def translation_endpoints(model, channels, sample=False):
     def one(encoded, seed=None):
       # Images of a request may differ in size: each is decoded, translated and encoded alone.
       image = tf.io.decode_image(encoded, channels=in_channels, expand_animations=False)
+      # Turned as its EXIF orientation says, as in training and tools/translate.py; the output
+      # is the turned image (no EXIF of its own).
+      image = exif.apply_orientation(image, exif.orientation(encoded))
       image = _checked_decoded(image, name, model)
       out = translate_float(to_float(image)[None], direction, seed)
       return tf.io.encode_png(to_uint8(out)[0])

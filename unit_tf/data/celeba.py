@@ -53,7 +53,8 @@ class CelebADomain:
 
   def _load(self, contents, position=None, key=None):
     p = self.preprocessing
-    image = image_data.decode_image(contents, self.channels)
+    # TFDS stores CelebA's images as JPEG, never WebP; the EXIF orientation is read from the bytes.
+    image = image_data.decode_image(contents, self.channels, webp=False)
     image = tf.image.resize(image, [p.load_size, p.load_size], antialias=True)
     if position is None or not p.random_crop:
       image = image_data.center_crop(image, p.height, p.width)

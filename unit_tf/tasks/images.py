@@ -62,8 +62,10 @@ class UnpairedImageTask(Task):
 class ImageFolderTask(UnpairedImageTask):
   """Unpaired image folders or list files (unit_tf.data.images)."""
 
-  def __init__(self, sources, channels_a, channels_b, preprocessing, verify=True):
-    domains = image_data.load_domains(sources, channels_a, channels_b, preprocessing, verify)
+  def __init__(self, sources, channels_a, channels_b, preprocessing, verify=True,
+               max_pixels=image_data.DEFAULT_MAX_PIXELS):
+    domains = image_data.load_domains(sources, channels_a, channels_b, preprocessing, verify,
+                                      max_pixels=max_pixels)
     super().__init__(domains, preprocessing.height, preprocessing.width)
 
   def describe(self):
