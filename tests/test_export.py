@@ -65,6 +65,7 @@ class Exported:
   export_dir: str
   images_a: np.ndarray  # uint8 [5, 32, 32, 3] test images of each domain
   images_b: np.ndarray
+  model_dir: str = ""  # the run exported
 
   def keras(self, images, direction, seed=None):
     """The in-process translation as uint8 (the reference the SavedModel must match)."""
@@ -86,7 +87,7 @@ def exported(tmp_path_factory):
   sampled, _ = export.export_run(model_dir, export_dir, sample=True)
   model, _, _ = run_dir.restore_model(model_dir, (32, 32, 3), (32, 32, 3))
   images_a, images_b = (visualize.to_uint8(x) for x in task.visualization_batch(5))
-  return Exported(model, mean, sampled, export_dir, images_a, images_b)
+  return Exported(model, mean, sampled, export_dir, images_a, images_b, model_dir)
 
 
 def test_versions_follow_the_checkpoint_step_then_the_next_free_number(exported):
@@ -416,3 +417,42 @@ def test_export_cli_errors_are_one_line(tmp_path, make_dir, message):
   assert proc.returncode != 0 and "Traceback" not in proc.stderr
   assert message in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("error: ")
   assert not os.path.exists(tmp_path / "out")
+
+
+def test_an_export_losing_a_race_for_its_version_says_it_exists(exported, monkeypatch,
+                                                                tmp_path):
+  """Two exports to the same --version at once: the one renaming second is refused by name."""
+  export_dir = str(tmp_path / "models")
+  target = os.path.join(export_dir, "77")
+  real_write = export.write_saved_model
+
+  def write_then_lose(path, endpoints):
+    real_write(path, endpoints)
+    os.makedirs(os.path.join(target, "variables"))  # the other export finished first
+
+  monkeypatch.setattr(export, "write_saved_model", write_then_lose)
+  with pytest.raises(FileExistsError, match="another export wrote version 77 meanwhile"):
+    export.export_run(exported.model_dir, export_dir, version=77)
+  assert os.listdir(export_dir) == ["77"]  # the winner's version; no staging directory left
+
+
+def test_a_checkpoint_deleted_while_it_is_read_falls_back_to_the_newest(exported, monkeypatch):
+  """An export beside a training that rotates checkpoints: the checkpoint chosen first is gone
+  when it is read; the newest one is read instead and its step reported."""
+  real_restore = tf.train.Checkpoint.restore
+  calls = []
+
+  def vanishing_once(self, path, *args, **kwargs):
+    calls.append(path)
+    if len(calls) == 1:
+      raise tf.errors.NotFoundError(None, None, f"{path}.index: No such file or directory")
+    return real_restore(self, path, *args, **kwargs)
+
+  monkeypatch.setattr(tf.train.Checkpoint, "restore", vanishing_once)
+  _, _, step = run_dir.restore_for_inference(exported.model_dir)
+  assert len(calls) == 2 and step == int(calls[1].rsplit("-", 1)[-1])
+  calls.clear()
+  monkeypatch.setattr(tf.train.Checkpoint, "restore", lambda self, path, *a, **k: (
+      calls.append(path), (_ for _ in ()).throw(tf.errors.NotFoundError(None, None, "gone")))[1])
+  with pytest.raises(FileNotFoundError, match="may have deleted it"):
+    run_dir.restore_for_inference(exported.model_dir, step=step)

@@ -81,7 +81,14 @@ def export_run(model_dir, export_dir, version=None, step=None, sample=False):
     for family in variants.variant_of(model_config.arch).export_families:
       endpoints.update(family(model, channels, sample))
     write_saved_model(staging, endpoints)
-    os.rename(staging, path)
+    try:
+      os.rename(staging, path)
+    except OSError:
+      if os.path.exists(path):  # another export took this version while this one was writing
+        raise FileExistsError(f"{path} exists: another export wrote version "
+                              f"{os.path.basename(path)} meanwhile; TF Serving versions are "
+                              "immutable, pick another --version") from None
+      raise
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return path, restored_step

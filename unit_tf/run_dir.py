@@ -121,16 +121,29 @@ def restore_for_inference(model_dir, step=None):
   """The run's model with the weights and batch-norm statistics of a checkpoint (the latest, or
   `step`), for translation, evaluation and export. The optimizers' slots (twice the weights again)
   are training state: neither built nor read. The model then runs `prepare_for_inference` (a run
-  trained with a weight average translates with it). Returns (model, configs dict, step)."""
+  trained with a weight average translates with it). Returns (model, configs dict, step).
+
+  A run still training deletes old checkpoints as it writes new ones: if the latest one vanishes
+  while it is read, the then-latest is read instead (up to 3 tries); the step returned says
+  which. A requested `step` that vanishes is a FileNotFoundError.
+  """
   configs = load_configs(model_dir)
   model_config = configs["model"]
-  path = checkpoint_path(model_dir, step)
   height = model_config.image_size
   width = model_config.image_width or height
   model = variants.build_model(model_config, configs["loss"], configs["options"])
   model.build_for((height, width, model_config.channels_a),
                   (height, width, model_config.channels_b))
-  tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+  for attempt in range(3):
+    path = checkpoint_path(model_dir, step)
+    try:
+      tf.train.Checkpoint(model=model).restore(path).expect_partial(
+      ).assert_existing_objects_matched()
+      break
+    except (tf.errors.NotFoundError, tf.errors.DataLossError) as e:
+      if step is not None or attempt == 2:
+        raise FileNotFoundError(f"{path} could not be read ({type(e).__name__}); a training "
+                                "rotating its checkpoints may have deleted it") from None
   model.prepare_for_inference()
   return model, configs, int(path.rsplit("-", 1)[-1])
 
