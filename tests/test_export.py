@@ -27,6 +27,7 @@ from conftest import REPO, run_tool, tiny_mnist
 import tfserving_json
 from unit_tf import run_dir
 from unit_tf import export
+from unit_tf.core import signatures
 from unit_tf import serving
 from unit_tf import tasks
 from unit_tf import training
@@ -283,7 +284,7 @@ class _IdentityModel:
 
 
 def test_bytes_signatures_turn_images_as_their_exif_orientation_says():
-  fn, spec = export.translation_endpoints(_IdentityModel(), {"a": 3, "b": 3})["a2b_bytes"]
+  fn, spec = signatures.translation_endpoints(_IdentityModel(), {"a": 3, "b": 3})["a2b_bytes"]
   signature = tf.function(fn, input_signature=spec)
   upright = (np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8)
   for value in range(1, 9):
