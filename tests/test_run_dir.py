@@ -191,3 +191,36 @@ def test_a_second_training_on_the_same_run_is_refused(tmp_path, tiny_npz):
   assert f"in use by another training (pid {os.getpid()}" in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not (model_dir / "checkpoints").exists()
+
+
+def test_kill_9_after_a_checkpoint_keeps_its_summaries(tmp_path, tiny_npz):
+  """Summaries are flushed with each checkpoint: a kill -9 just after `saved ckpt-2` loses no
+  TensorBoard point of steps 1-2, and the next start resumes from step 2."""
+  model_dir = str(tmp_path / "run")
+  command = _train_command(model_dir, tiny_npz, 400)
+  command[command.index("--checkpoint_every=1000")] = "--checkpoint_every=2"
+  proc = subprocess.Popen(command, cwd=REPO, env=TOOL_ENV, stderr=subprocess.PIPE, text=True)
+  try:
+    seen = ""
+    while "ckpt-2 " not in seen:
+      line = proc.stderr.readline()
+      assert line, f"training ended early:\n{seen[-2000:]}"
+      seen += line
+    proc.kill()
+    proc.wait(timeout=1800)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+  steps = set()
+  for root, _, files in os.walk(os.path.join(model_dir, "train")):
+    for name in files:
+      for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
+        if any(v.tag == "loss/g_loss" for v in event.summary.value):
+          steps.add(event.step)
+  assert {1, 2} <= steps
+  saved = int(run_dir.checkpoint_path(model_dir).rsplit("-", 1)[-1])
+  assert saved >= 2
+  # the killed process left its lock: the next start takes it over and resumes
+  resumed = run_tool("train.py", *_train_command(model_dir, tiny_npz, saved + 1)[2:])
+  assert "took over" in resumed.stderr and "resumed from" in resumed.stderr
+  assert run_dir.checkpoint_path(model_dir).endswith(f"ckpt-{saved + 1}")
