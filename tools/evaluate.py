@@ -10,6 +10,8 @@ classified by D_b's class head (D_a's for a --source_only baseline) and the sour
 D_a's. The source and target sets come from the run's config.json; --source/--target override.
 """
 
+# First: sets TF_ENABLE_ONEDNN_OPTS before anything loads TensorFlow.
+import runtime_env  # pylint: disable=unused-import
 import json
 
 from absl import app

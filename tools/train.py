@@ -7,6 +7,8 @@ Running again with the same --model_dir resumes from the latest checkpoint. The 
 are written to MODEL_DIR/flags.txt (usable as a --flagfile).
 """
 
+# First: sets TF_ENABLE_ONEDNN_OPTS before anything loads TensorFlow.
+import runtime_env  # pylint: disable=unused-import
 import os
 import sys
 
