@@ -28,10 +28,11 @@ VECTOR_EXTENSIONS = ("sse4_2", "avx", "f16c", "fma", "avx2", "avx_vnni", "avx512
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 FP16_FLAGS = ("avx512_fp16", "amx_fp16")
 
-# CPU seconds of a mixed_bfloat16 NIPS training step over a float32 one where bfloat16 is
-# emulated: 156 / 19 CPU-s on a 2-core AMD EPYC (AVX2 + FMA, no AVX-512), 128x128, batch 1,
-# measured for issue 15. The README lists what was measured on which CPU.
-EMULATED_BF16_FACTOR = 8.2
+# CPU seconds of a mixed_bfloat16 training step over a float32 one where bfloat16 is emulated
+# (README, "Speed on CPUs"): 6.4x for the toy step on TensorFlow's Eigen kernels (an Intel Xeon
+# with oneDNN turned off: 15.96 / 2.48 CPU-s, batch 64); 8.2x for the NIPS step at 128x128 on a
+# 2-core AMD EPYC with AVX2 only (156 / 19 CPU-s, batch 1; measured for issue 15).
+EMULATED_BF16_FACTOR = (6.4, 8.2)
 
 # Keras dtype policies and the inference precisions of tools/translate.py and tools/export.py.
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -165,9 +166,9 @@ def emulation_warning(policy, cpu, gpu_list=()):
     return None  # GPUs: TensorFlow refuses what the device lacks, or runs it natively
   if policy == "mixed_bfloat16" and not cpu.native_bf16:
     return (f"mixed_bfloat16 on {cpu.model}, which has no bfloat16 instructions (AVX-512 BF16 / "
-            f"AMX): TensorFlow emulates it, about {EMULATED_BF16_FACTOR:.0f}x the CPU time of "
-            "float32 per step (measured on an AVX2 CPU, see README). Use --mixed_precision=auto "
-            "or float32.")
+            f"AMX): TensorFlow emulates it, {EMULATED_BF16_FACTOR[0]}-{EMULATED_BF16_FACTOR[1]}x "
+            "the CPU time of float32 per training step where we measured it (README, 'Speed on "
+            "CPUs'). Use --mixed_precision=auto or float32.")
   if policy == "mixed_float16" and not cpu.native_fp16:
     return (f"mixed_float16 on {cpu.model}, which has no float16 arithmetic (AVX-512 FP16 / "
             "AMX-FP16): it is emulated on this CPU and slower than float32. Use "
