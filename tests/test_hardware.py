@@ -97,3 +97,23 @@ def test_this_machine_is_described():
   assert cpu.cores >= 1 and cpu.model
   assert isinstance(hardware.onednn_enabled(), (bool, type(None)))
   assert set(hardware.threads()) == {"intra_op", "inter_op"}
+
+
+def test_the_flag_default_auto_reaches_the_library_resolved(monkeypatch):
+  import os  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from conftest import REPO  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(REPO)
+  monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
+  import experiment_flags  # pylint: disable=g-import-not-at-top
+  expected = hardware.resolve_policy("auto", hardware.cpu_info(), hardware.gpus())[0]
+  resolved = {}
+  for args in ([], ["--mixed_precision=auto"], ["--mixed_precision=float32"]):
+    try:
+      flags.FLAGS(["train", *args])
+      resolved[tuple(args)] = experiment_flags.configs()[2].mixed_precision
+    finally:
+      flags.FLAGS.unparse_flags()
+  assert resolved == {(): expected, ("--mixed_precision=auto",): expected,
+                      ("--mixed_precision=float32",): "float32"}
+  assert expected in hardware.POLICIES
