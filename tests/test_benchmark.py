@@ -14,6 +14,7 @@ def test_train_translate_and_pipeline_timings(tiny_config, mnist_arrays):
                                             (32, 32, 3), (32, 32, 3), steps=3, warmup=1)
   assert steps["calls"] == 3 and 0 < steps["p10_s"] <= steps["median_s"] <= steps["p90_s"]
   assert steps["images_per_s"] == 8 / steps["median_s"]
+  assert 0 < steps["cpu_median_s"]  # this process's CPU seconds per step
   translate = benchmark.time_translation(model, (32, 32, 3), batch_size=2, calls=2, warmup=1)
   assert translate["median_s"] > 0 and translate["calls"] == 2
   pipeline = benchmark.time_input_pipeline(tasks.ToyTask(mnist_arrays), 8, batches=3, warmup=1)

@@ -116,5 +116,10 @@ def test_benchmark_tool_prints_a_table_and_writes_json(tmp_path, tiny_npz):
   assert [r["setting"]["mixed_precision"] for r in results["runs"]] == ["float32",
                                                                        "mixed_bfloat16"]
   assert all(r["train_step"]["median_s"] > 0 for r in results["runs"])
+  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
+  machine = results["machine"]
+  assert machine["cpu_model"] == hardware.cpu_info().model and "intra_op_threads" in machine
+  assert f"machine: {machine['cpu_model']} [{machine['cpu_kind']}" in proc.stdout
+  assert "TF_ENABLE_ONEDNN_OPTS=" in proc.stdout
   bad = _run("benchmark.py", f"--data_path={tiny_npz}", "--settings=lr=1", check=False)
   assert bad.returncode != 0 and "expected NAME=V1,V2" in bad.stderr

@@ -31,6 +31,7 @@ FIXTURE = os.path.join(REPO, "tests", "data", "layout_eea87b0.json")
 RANKS = {
     "unit_tf.core": 0, "unit_tf.config": 0, "unit_tf.sizing": 0, "unit_tf.serving": 0,
     "unit_tf.data": 0, "unit_tf.metrics": 0, "unit_tf.visualize": 0, "unit_tf.distribute": 0,
+    "unit_tf.hardware": 0,
     "unit_tf.tasks": 1, "unit_tf.paper": 1, "unit_tf.nips": 1,
     "unit_tf.uda": 2,  # builds on the paper's networks and objective
     "unit_tf.variants": 3,

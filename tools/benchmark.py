@@ -12,10 +12,14 @@ Every combination of the --settings values is timed on synthetic images of the c
 images/s, and the translation time of one batch (at the training size and each of
 --translate_sizes). The input pipeline is timed once on the real data
 source (batches/s), so you can see whether data or compute is the bottleneck. Prints a table and
-writes everything as JSON.
+writes everything as JSON; both name the machine (CPU model and extensions, GPUs, oneDNN on or
+off, thread settings) and give each step's CPU seconds beside its wall time (on a shared machine
+compare CPU seconds, or ratios measured in one run).
 """
 
-import tool_env  # first: quiets TensorFlow's start-up before it is imported
+# First: TF_ENABLE_ONEDNN_OPTS (runtime_env), then TensorFlow imported quietly (tool_env).
+import runtime_env  # pylint: disable=unused-import
+import tool_env
 import dataclasses
 import itertools
 import json
@@ -28,8 +32,8 @@ import experiment_flags
 FLAGS = flags.FLAGS
 
 flags.DEFINE_multi_string("settings", [], "NAME=V1,V2,...: TrainConfig fields to vary "
-                          "(mixed_precision, jit_compile, batch_size, disc_steps). Repeatable; "
-                          "every combination is timed.")
+                          "(mixed_precision incl. auto, jit_compile, batch_size, disc_steps). "
+                          "Repeatable; every combination is timed.")
 flags.DEFINE_integer("steps", 20, "Timed training steps per setting.", lower_bound=1)
 flags.DEFINE_integer("warmup", 3, "Untimed steps first.", lower_bound=1)
 flags.DEFINE_integer("translate_batch", 1, "Batch of the translation timing.", lower_bound=1)
@@ -63,7 +67,10 @@ def main(argv):
   model_config, loss_config, base_train, options, (height, width) = experiment_flags.configs()
   shape_a = (height, width or height, model_config.channels_a)
   shape_b = (height, width or height, model_config.channels_b)
-  results = {"image_shape_a": shape_a, "image_shape_b": shape_b, "runs": []}
+  # Figures from different machines must never be mixed up: every table and JSON names the CPU,
+  # its extensions, the kernel library and the threads.
+  machine = runtime_env.description()
+  results = {"machine": machine, "image_shape_a": shape_a, "image_shape_b": shape_b, "runs": []}
   settings = _settings()
   try:
     sizes = [int(v) for v in FLAGS.translate_sizes]
@@ -71,6 +78,8 @@ def main(argv):
     raise app.UsageError(f"--translate_sizes={','.join(FLAGS.translate_sizes)}: expected "
                          "integers, e.g. 256,512") from None
   for setting in settings:
+    if setting.get("mixed_precision") == "auto":
+      setting = dict(setting, mixed_precision=runtime_env.resolve("auto")[0])
     train_config = dataclasses.replace(base_train, **setting)
     try:
       unit_config.validate(train_config)
@@ -90,13 +99,15 @@ def main(argv):
     results["input_pipeline"] = benchmark.time_input_pipeline(
         task, base_train.batch_size * (base_train.disc_steps + 1), base_train.seed)
 
-  print(f"{'setting':40s} {'s/step median':>14s} {'p10':>8s} {'p90':>8s} {'img/s':>8s} "
-        f"{'translate s':>12s}")
+  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
+  print(f"machine: {hardware.summary_line(machine)}; oneDNN setting {machine['onednn_setting']}")
+  print(f"{'setting':40s} {'s/step median':>14s} {'p10':>8s} {'p90':>8s} {'cpu s':>8s} "
+        f"{'img/s':>8s} {'translate s':>12s}")
   for run in results["runs"]:
     name = ", ".join(f"{k}={v}" for k, v in run["setting"].items()) or "as configured"
     s, t = run["train_step"], run["translate"]
     print(f"{name:40s} {s['median_s']:14.4f} {s['p10_s']:8.4f} {s['p90_s']:8.4f} "
-          f"{s['images_per_s']:8.1f} {t['median_s']:12.4f}")
+          f"{s['cpu_median_s']:8.3f} {s['images_per_s']:8.1f} {t['median_s']:12.4f}")
     for size, timing in run["translate_by_size"].items():
       print(f"  translate {FLAGS.translate_batch} x {size}x{size}: "
             f"{timing['median_s']:.4f} s (p10 {timing['p10_s']:.4f}, p90 {timing['p90_s']:.4f})")

@@ -12,7 +12,9 @@ D_a's. The source and target sets come from the run's config.json; --source/--ta
 --tfds_data_dir, --data_path_a/--data_path_b, --source/--target) to the run's MODEL_DIR/flags.txt.
 """
 
-import tool_env  # first: quiets TensorFlow's start-up before it is imported
+# First: TF_ENABLE_ONEDNN_OPTS (runtime_env), then TensorFlow imported quietly (tool_env).
+import runtime_env  # pylint: disable=unused-import
+import tool_env
 import json
 import os
 

@@ -10,8 +10,9 @@ from absl import flags
 
 import config_flags
 import flag_defs
+import runtime_env
 from unit_tf import variants
-from unit_tf.config import LossConfig, ModelConfig, TrainConfig
+from unit_tf.config import LossConfig, MIXED_PRECISION_POLICIES, ModelConfig, TrainConfig
 
 FLAGS = flags.FLAGS
 
@@ -49,7 +50,9 @@ flags.DEFINE_string("attribute", None, "Task celeba: the attribute of domain a (
 # (unit_tf.config, unit_tf.<variant>.options), where each field's default, help and bounds live.
 config_flags.define(ModelConfig, choices={"arch": sorted(variants.ARCHS)})
 config_flags.define(LossConfig)
-config_flags.define(TrainConfig)
+# "auto" is a choice of the flag only: the tool resolves it (runtime_env.resolve) and the
+# library sees a Keras dtype policy.
+config_flags.define(TrainConfig, choices={"mixed_precision": MIXED_PRECISION_POLICIES + ("auto",)})
 for _variant in variants.VARIANTS:
   if _variant.options_class is not None:
     config_flags.define(_variant.options_class)
@@ -154,7 +157,8 @@ def configs():
   try:
     model_config = config_flags.build(ModelConfig, resolved)
     loss_config = config_flags.build(LossConfig)
-    train_config = config_flags.build(TrainConfig)
+    train_config = config_flags.build(TrainConfig, {"mixed_precision": runtime_env.resolve(
+        FLAGS.mixed_precision or "auto")[0]})
     options = (config_flags.build(variant.options_class) if variant.options_class is not None
                else None)
     variants.architecture(model_config, options)

@@ -13,7 +13,9 @@ error otherwise. One training per run directory: a second one is refused (MODEL_
 the first) unless --force_unlock.
 """
 
-import tool_env  # first: quiets TensorFlow's start-up before it is imported
+# First: TF_ENABLE_ONEDNN_OPTS (runtime_env), then TensorFlow imported quietly (tool_env).
+import runtime_env  # pylint: disable=unused-import
+import tool_env
 import os
 import sys
 

@@ -20,7 +20,9 @@ size), otherwise skipped. Files that cannot be decoded, and images smaller than 
 exit status is 1 if any was skipped.
 """
 
-import tool_env  # first: quiets TensorFlow's start-up before it is imported
+# First: TF_ENABLE_ONEDNN_OPTS (runtime_env), then TensorFlow imported quietly (tool_env).
+import runtime_env  # pylint: disable=unused-import
+import tool_env
 import os
 
 from absl import app
@@ -46,24 +48,30 @@ flags.DEFINE_integer("seed", 0, "Seed of the sampling noise (SavedModel exports 
 flags.DEFINE_bool("side_by_side", False, "Write input | translation(s) as one image.")
 flags.DEFINE_bool("progress", True, "Show a progress bar.")
 flag_defs.define_image_flags()
+flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16", "auto"],
+                  "Compute precision of --model_dir's networks (variables stay float32): auto = "
+                  "bfloat16 on a CPU with native bfloat16 (AVX-512 BF16 / AMX), float16 on GPUs "
+                  "with tensor cores, else float32. Default float32: the same pixels on every "
+                  "machine. A --saved_model computes in the precision it was exported with.")
 
 
 class _RunTranslator:
   """float [-1, 1] [1, H, W, C] -> float [1, H, W, C'] with the model of a run directory."""
 
-  def __init__(self, model_dir, direction, step, sample):
+  def __init__(self, model_dir, direction, step, sample, policy=None):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from unit_tf import run_dir  # pylint: disable=g-import-not-at-top
     # Weights and batch-norm statistics only: the optimizers' slots (twice the weights again, 1.8 GB
     # for the Table 10 network) are training state, so they are neither built nor read.
-    self.model, configs, self.step = run_dir.restore_for_inference(model_dir, step)
+    self.model, configs, self.step = run_dir.restore_for_inference(model_dir, step, policy)
     channels_a, channels_b = configs["model"].channels_a, configs["model"].channels_b
     self.in_channels = channels_a if direction == "a2b" else channels_b
     self.out_channels = channels_b if direction == "a2b" else channels_a
     self.description = f"{model_dir} step {self.step}"
     self._fixed_size, self._multiple = self.model.fixed_size, self.model.image_multiple
-    self._fn = tf.function(
-        lambda images: self.model.translate(images, direction, sample=sample),
+    self._fn = tf.function(  # float32 out whatever the compute precision
+        lambda images: tf.cast(self.model.translate(images, direction, sample=sample),
+                               tf.float32),
         input_signature=[tf.TensorSpec([1, None, None, self.in_channels], tf.float32)])
 
   def size_problem(self, height, width):
@@ -224,6 +232,9 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if bool(FLAGS.model_dir) == bool(FLAGS.saved_model):
     raise app.UsageError("give exactly one of --model_dir and --saved_model")
+  if FLAGS.saved_model and FLAGS.precision != "float32":
+    raise app.UsageError("--precision applies to --model_dir; a SavedModel computes in the "
+                         "precision it was exported with (tools/export.py --precision)")
   if FLAGS.num_samples > 1 and not FLAGS.sample:
     raise app.UsageError("--num_samples > 1 needs --sample (the latent mean gives one output)")
   from unit_tf.data import images as image_data  # pylint: disable=g-import-not-at-top
@@ -231,7 +242,9 @@ def main(argv):
   try:
     paths = image_data.list_images(FLAGS.input, "--input")
     if FLAGS.model_dir:
-      translator = _RunTranslator(FLAGS.model_dir, FLAGS.direction, FLAGS.step, FLAGS.sample)
+      policy, _ = runtime_env.resolve(FLAGS.precision, inference=True)
+      translator = _RunTranslator(FLAGS.model_dir, FLAGS.direction, FLAGS.step, FLAGS.sample,
+                                  policy)
     else:
       translator = _SavedModelTranslator(FLAGS.saved_model, FLAGS.direction, FLAGS.sample,
                                          FLAGS.seed)

@@ -17,24 +17,31 @@ from unit_tf import run_dir
 from unit_tf import training
 
 
-def summarize(seconds, images_per_call):
-  """{median, p10, p90} seconds per call and median images/s."""
+def summarize(seconds, images_per_call, cpu_seconds=None):
+  """{median, p10, p90} wall seconds per call, median images/s and, given `cpu_seconds`, the
+  median CPU seconds of this process per call (`cpu_median_s`: on a shared machine the wall time
+  grows with the other jobs' load, the CPU time much less)."""
   seconds = np.asarray(seconds, np.float64)
   median = float(np.median(seconds))
-  return {"median_s": median, "p10_s": float(np.percentile(seconds, 10)),
-          "p90_s": float(np.percentile(seconds, 90)), "calls": int(len(seconds)),
-          "images_per_s": images_per_call / median if median > 0 else float("nan")}
+  out = {"median_s": median, "p10_s": float(np.percentile(seconds, 10)),
+         "p90_s": float(np.percentile(seconds, 90)), "calls": int(len(seconds)),
+         "images_per_s": images_per_call / median if median > 0 else float("nan")}
+  if cpu_seconds is not None:
+    out["cpu_median_s"] = float(np.median(np.asarray(cpu_seconds, np.float64)))
+  return out
 
 
 def _timed(fn, calls, warmup):
+  """(wall seconds, process CPU seconds) of each of `calls` calls after `warmup` calls."""
   for _ in range(warmup):
     fn()
-  out = []
+  wall, cpu = [], []
   for _ in range(calls):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     fn()
-    out.append(time.perf_counter() - start)
-  return out
+    wall.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+  return wall, cpu
 
 
 def time_train_steps(model_config, loss_config, train_config, shape_a, shape_b, steps=20,
@@ -68,14 +75,16 @@ def time_train_steps(model_config, loss_config, train_config, shape_a, shape_b, 
     logs, _ = step_fn(next(iterator))
     float(logs["g_loss"])
 
-  return summarize(_timed(one_step, steps, warmup), 2 * train_config.batch_size), model
+  wall, cpu = _timed(one_step, steps, warmup)
+  return summarize(wall, 2 * train_config.batch_size, cpu), model
 
 
 def time_translation(model, shape, batch_size, calls=10, warmup=2, direction="a2b"):
   """Seconds per call of the compiled translator on a [batch, *shape] batch."""
   images = tf.random.uniform((batch_size,) + tuple(shape), -1.0, 1.0, seed=3)
   fn = tf.function(lambda x: model.translate(x, direction))
-  return summarize(_timed(lambda: fn(images).numpy(), calls, warmup), batch_size)
+  wall, cpu = _timed(lambda: fn(images).numpy(), calls, warmup)
+  return summarize(wall, batch_size, cpu)
 
 
 def time_input_pipeline(task, batch_size, seed=0, batches=50, warmup=5):
@@ -87,6 +96,7 @@ def time_input_pipeline(task, batch_size, seed=0, batches=50, warmup=5):
     a.numpy()
     b.numpy()
 
-  result = summarize(_timed(one_batch, batches, warmup), 2 * batch_size)
+  wall, cpu = _timed(one_batch, batches, warmup)
+  result = summarize(wall, 2 * batch_size, cpu)
   result["batches_per_s"] = 1.0 / result["median_s"]
   return result

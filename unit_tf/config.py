@@ -144,7 +144,11 @@ class TrainConfig:
                              "measurements; see README).")
   mixed_precision: str = option("float32", "Keras dtype policy: compute in float16/bfloat16, "
                                 "variables and losses in float32 (dynamic loss scaling for "
-                                "float16).", choices=MIXED_PRECISION_POLICIES)
+                                "float16). The flag's default, auto, is resolved by the tool "
+                                "(unit_tf.hardware): mixed_bfloat16 on a CPU with native "
+                                "bfloat16 (AVX-512 BF16 / AMX), mixed_float16 on GPUs with "
+                                "tensor cores, float32 otherwise; config.json records the "
+                                "resolved policy.", choices=MIXED_PRECISION_POLICIES, resolved=True)
   lr_decay_steps: int = option(0, "Multiply the learning rate by --lr_decay_factor every N "
                                "updates (staircase; release: 100000). 0 = constant.", lower=0)
   lr_decay_factor: float = option(0.5, "Factor of each learning-rate decay.", lower=0.0,

@@ -61,8 +61,11 @@ def version_path(export_dir, step, version=None):
   return os.path.join(export_dir, str(version))
 
 
-def export_run(model_dir, export_dir, version=None, step=None, sample=False):
+def export_run(model_dir, export_dir, version=None, step=None, sample=False, policy=None):
   """Restores a run's checkpoint (the latest, or `step`) and exports it to `export_dir/<version>`.
+
+  `policy` (a Keras dtype policy, e.g. "mixed_bfloat16") is the precision the exported graphs
+  compute in; the signatures take and return uint8 whatever it is.
 
   The SavedModel is written beside its final place and renamed into it: TF Serving polls
   `export_dir` and must never see a half-written version (it ignores names that are not
@@ -70,7 +73,7 @@ def export_run(model_dir, export_dir, version=None, step=None, sample=False):
   """
   if version is not None:
     version_path(export_dir, step, version)  # refuse an existing version before restoring
-  model, configs, restored_step = run_dir.restore_for_inference(model_dir, step)
+  model, configs, restored_step = run_dir.restore_for_inference(model_dir, step, policy)
   model_config = configs["model"]
   path = version_path(export_dir, restored_step, version)
   os.makedirs(export_dir, exist_ok=True)

@@ -9,6 +9,7 @@ Layout (`model_dir`):
   train/               TensorBoard events: losses, steps_per_sec, image grids, eval metrics
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -117,11 +118,28 @@ def restore_model(model_dir, shape_a, shape_b, step=None):
   return model, configs, int(step_var.numpy())
 
 
-def restore_for_inference(model_dir, step=None):
+@contextlib.contextmanager
+def dtype_policy(policy):
+  """Layers built inside compute with the Keras dtype `policy` ("float32", "mixed_bfloat16",
+  "mixed_float16"; None: leave the global policy alone); the previous one is restored after."""
+  if policy is None:
+    yield
+    return
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(policy)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
+
+
+def restore_for_inference(model_dir, step=None, policy=None):
   """The run's model with the weights and batch-norm statistics of a checkpoint (the latest, or
   `step`), for translation, evaluation and export. The optimizers' slots (twice the weights again)
   are training state: neither built nor read. The model then runs `prepare_for_inference` (a run
-  trained with a weight average translates with it). Returns (model, configs dict, step).
+  trained with a weight average translates with it). With `policy` (a Keras dtype policy) the
+  networks compute in that precision, whatever the run was trained in; variables stay float32,
+  so every checkpoint restores. Returns (model, configs dict, step).
 
   A run still training deletes old checkpoints as it writes new ones: if the latest one vanishes
   while it is read, the then-latest is read instead (up to 3 tries); the step returned says
@@ -131,9 +149,10 @@ def restore_for_inference(model_dir, step=None):
   model_config = configs["model"]
   height = model_config.image_size
   width = model_config.image_width or height
-  model = variants.build_model(model_config, configs["loss"], configs["options"])
-  model.build_for((height, width, model_config.channels_a),
-                  (height, width, model_config.channels_b))
+  with dtype_policy(policy):
+    model = variants.build_model(model_config, configs["loss"], configs["options"])
+    model.build_for((height, width, model_config.channels_a),
+                    (height, width, model_config.channels_b))
   for attempt in range(3):
     path = checkpoint_path(model_dir, step)
     try:

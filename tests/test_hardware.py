@@ -1,0 +1,119 @@
+"""CPU / GPU detection and the precision decisions, for machines described by their flags."""
+
+import pytest
+
+from unit_tf import hardware
+
+SAPPHIRE_RAPIDS = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+flags\t\t: fpu sse4_2 avx f16c fma avx2 avx512f avx512bw avx512vl avx_vnni avx512_bf16 amx_bf16 avx512_fp16 amx_tile amx_int8
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+flags\t\t: fpu sse4_2 avx f16c fma avx2 avx512f avx512bw avx512vl avx_vnni avx512_bf16 amx_bf16 avx512_fp16 amx_tile amx_int8
+"""
+EPYC_AVX2 = """processor\t: 0
+model name\t: AMD EPYC 7B12
+flags\t\t: fpu sse4_2 avx f16c fma avx2
+"""
+
+
+def test_parse_cpuinfo_reads_model_flags_and_cores():
+  cpu = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS)
+  assert cpu.model == "Intel(R) Xeon(R) Processor" and cpu.cores == 2
+  assert cpu.native_bf16 and cpu.native_fp16 and cpu.amx and cpu.kind == "AMX"
+  assert cpu.extensions[:5] == ("sse4_2", "avx", "f16c", "fma", "avx2")
+  assert "amx_bf16" in cpu.extensions and "fpu" not in cpu.extensions
+  epyc = hardware.parse_cpuinfo(EPYC_AVX2)
+  assert (epyc.model, epyc.kind, epyc.native_bf16, epyc.native_fp16) == (
+      "AMD EPYC 7B12", "AVX2", False, False)
+  assert hardware.parse_cpuinfo("", fallback_model="x86_64").model == "x86_64"
+
+
+def test_auto_picks_bfloat16_only_where_native():
+  native = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS)
+  avx2 = hardware.parse_cpuinfo(EPYC_AVX2)
+  # AVX-512 without BF16 (Skylake-SP): still emulated.
+  skylake = hardware.CpuInfo("Xeon Skylake", frozenset({"avx2", "fma", "avx512f", "avx512bw"}))
+  assert hardware.resolve_policy("auto", native)[0] == "mixed_bfloat16"
+  assert "avx512_bf16" in hardware.resolve_policy("auto", native)[1]
+  assert hardware.resolve_policy("auto", avx2)[0] == "float32"
+  assert hardware.resolve_policy("auto", skylake)[0] == "float32"
+  assert hardware.resolve_policy("mixed_bfloat16", avx2) == ("mixed_bfloat16", "as requested")
+  with pytest.raises(ValueError, match="bfloat17"):
+    hardware.resolve_policy("bfloat17", avx2)
+
+
+def test_auto_on_gpus_uses_float16_only_with_tensor_cores():
+  cpu = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS)
+  a100 = hardware.GpuInfo("A100", (8, 0))
+  p100 = hardware.GpuInfo("P100", (6, 0))
+  assert a100.tensor_cores and not p100.tensor_cores
+  assert not hardware.GpuInfo("unknown").tensor_cores
+  assert hardware.resolve_policy("auto", cpu, [a100])[0] == "mixed_float16"
+  assert hardware.resolve_policy("auto", cpu, [a100, p100])[0] == "float32"
+
+
+def test_forcing_an_emulated_precision_warns_with_the_factor():
+  avx2 = hardware.parse_cpuinfo(EPYC_AVX2)
+  native = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS)
+  warning = hardware.emulation_warning("mixed_bfloat16", avx2)
+  assert "AMD EPYC 7B12" in warning and "6.4-8.2x the CPU time of float32" in warning
+  assert "emulated" in hardware.emulation_warning("mixed_float16", avx2)
+  assert hardware.emulation_warning("mixed_bfloat16", native) is None
+  assert hardware.emulation_warning("mixed_float16", native) is None
+  assert hardware.emulation_warning("float32", avx2) is None
+  assert hardware.emulation_warning("mixed_float16", avx2, [hardware.GpuInfo("A100", (8, 0))]) \
+      is None
+
+
+def test_inference_precisions_map_to_policies():
+  avx2 = hardware.parse_cpuinfo(EPYC_AVX2)
+  native = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS)
+  assert hardware.precision_policy("bfloat16", avx2)[0] == "mixed_bfloat16"
+  assert hardware.precision_policy("float16", avx2)[0] == "mixed_float16"
+  assert hardware.precision_policy("float32", native)[0] == "float32"
+  assert hardware.precision_policy("auto", native)[0] == "mixed_bfloat16"
+  assert hardware.precision_policy("auto", avx2)[0] == "float32"
+  with pytest.raises(ValueError, match="mixed_bfloat16"):
+    hardware.precision_policy("mixed_bfloat16", avx2)  # the policy name is not a precision
+
+
+def test_summary_line_names_cpu_kernels_threads_and_precision():
+  cpu = hardware.parse_cpuinfo(EPYC_AVX2)
+  described = hardware.describe(cpu, [], False, {"intra_op": 2, "inter_op": 1},
+                                env={hardware.ONEDNN_ENV: "0"})
+  assert described["cpu_extensions"] == ["sse4_2", "avx", "f16c", "fma", "avx2"]
+  line = hardware.summary_line(described, "float32", "auto: no native bfloat16 on this CPU")
+  for part in ("AMD EPYC 7B12", "AVX2", "oneDNN off (Eigen)", "TF_ENABLE_ONEDNN_OPTS=0",
+               "intra/inter 2/1", "precision: float32 (auto: no native bfloat16"):
+    assert part in line, (part, line)
+
+
+def test_this_machine_is_described():
+  cpu = hardware.cpu_info()
+  assert cpu.cores >= 1 and cpu.model
+  assert isinstance(hardware.onednn_enabled(), (bool, type(None)))
+  assert set(hardware.threads()) == {"intra_op", "inter_op"}
+
+
+def test_the_flag_default_auto_reaches_the_library_resolved(monkeypatch):
+  import os  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from conftest import REPO  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(REPO)
+  monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
+  import experiment_flags  # pylint: disable=g-import-not-at-top
+  expected = hardware.resolve_policy("auto", hardware.cpu_info(), hardware.gpus())[0]
+  resolved = {}
+  for args in ([], ["--mixed_precision=auto"], ["--mixed_precision=float32"]):
+    try:
+      flags.FLAGS(["train", *args])
+      resolved[tuple(args)] = experiment_flags.configs()[2].mixed_precision
+    finally:
+      flags.FLAGS.unparse_flags()
+  assert resolved == {(): expected, ("--mixed_precision=auto",): expected,
+                      ("--mixed_precision=float32",): "float32"}
+  assert expected in hardware.POLICIES
