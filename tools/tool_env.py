@@ -27,6 +27,15 @@ def _asks_for_verbosity(argv):
   return False
 
 
+def _flush_c_streams():
+  """C's stdio buffers: TensorFlow's early messages may sit there until exit otherwise."""
+  import ctypes  # pylint: disable=g-import-not-at-top
+  try:
+    ctypes.CDLL(None).fflush(None)
+  except (OSError, AttributeError):
+    pass
+
+
 def _import_tensorflow_quietly():
   import tempfile  # pylint: disable=g-import-not-at-top
   sys.stderr.flush()
@@ -37,11 +46,13 @@ def _import_tensorflow_quietly():
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
       tf.config.list_physical_devices("GPU")  # the CUDA probe (does not start the runtime)
     except BaseException:
+      _flush_c_streams()
       os.dup2(saved, 2)
       captured.seek(0)
       sys.stderr.buffer.write(captured.read())
       raise
     finally:
+      _flush_c_streams()
       os.dup2(saved, 2)
       os.close(saved)
 
