@@ -6,7 +6,7 @@ import json
 import os
 
 from test_cli import TINY as TOY_TINY
-from test_cli import _run
+from test_cli import _event_tags, _run
 from test_image_data import write_bad_files, write_images
 from test_metrics import _fake_inception_graph
 
@@ -21,9 +21,12 @@ def test_fid_kid_of_an_image_run(tmp_path):
   write_bad_files(str(data / "testA"))
   write_images(str(data / "testB"), 8, seed=30)
   model_dir = str(tmp_path / "run")
-  _run("train.py", f"--model_dir={model_dir}", f"--data_path={data}", "--max_steps=2",
-       *IMAGES_TINY)
   graph = _fake_inception_graph(tmp_path / "classify_image_graph_def.pb")
+  _run("train.py", f"--model_dir={model_dir}", f"--data_path={data}", "--max_steps=2",
+       "--eval_quality=fid,kid", f"--inception_weights={graph}", "--kid_subset_size=3",
+       "--kid_subsets=3", *IMAGES_TINY)
+  scalars, _ = _event_tags(model_dir)  # logged for TensorBoard at step 2 (--eval_every=2)
+  assert {"eval/fid_a2b", "eval/kid_b2a", "eval/count_real_b", "eval/cycle_l1_a"} <= scalars
   common = ["--task=images", f"--model_dir={model_dir}", f"--data_path={data}",
             "--kid_subsets=3"]
   proc = _run("evaluate.py", *common, f"--inception_weights={graph}", "--kid_subset_size=3")
@@ -49,7 +52,12 @@ def test_fid_kid_of_an_image_run(tmp_path):
 def test_translation_accuracy_of_a_toy_run(tmp_path, tiny_npz):
   model_dir = str(tmp_path / "run")
   _run("train.py", f"--model_dir={model_dir}", f"--data_path={tiny_npz}", "--max_steps=2",
-       *TOY_TINY)
+       "--eval_quality=translation_accuracy", "--classifier_epochs=1", *TOY_TINY)
+  scalars, _ = _event_tags(model_dir)  # logged for TensorBoard at step 2 (--eval_every=2)
+  assert {"eval/translation_accuracy_a2b", "eval/classifier_fd_b2a",
+          "eval/toy_distance_a2b"} <= scalars
+  cached = sorted(os.listdir(os.path.join(model_dir, "eval_cache")))
+  assert len([n for n in cached if n.endswith(".weights.h5")]) == 2
   args = [f"--model_dir={model_dir}", f"--data_path={tiny_npz}",
           "--metrics=toy,translation_accuracy", "--classifier_epochs=1"]
   results = json.loads(_run("evaluate.py", *args).stdout.strip().splitlines()[-1])
@@ -58,8 +66,7 @@ def test_translation_accuracy_of_a_toy_run(tmp_path, tiny_npz):
     assert 0.0 <= results[key] <= 1.0, key
   assert results["classifier_fd_a2b"] >= 0 and results["count"] == 16
   assert "toy_distance_a2b" in results
-  cached = sorted(os.listdir(os.path.join(model_dir, "eval_cache")))
-  assert len([n for n in cached if n.endswith(".weights.h5")]) == 2
+  assert sorted(os.listdir(os.path.join(model_dir, "eval_cache"))) == cached  # trained once
   again = json.loads(_run("evaluate.py", *args).stdout.strip().splitlines()[-1])
   assert again["translation_accuracy_a2b"] == results["translation_accuracy_a2b"]
   assert sorted(os.listdir(os.path.join(model_dir, "eval_cache"))) == cached

@@ -1,6 +1,8 @@
 """Quality metrics: Frechet and kernel distances, the FID Inception loader, the digit classifier
 and translation accuracy."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -223,3 +225,25 @@ def test_translation_quality_streams_batches_and_checks_counts():
   with pytest.raises(ValueError, match="KID with subsets of 100 needs at least 100 images on each "
                      "side, got 24 source and 24 real"):
     quality.translation_quality(lambda x: x, source, real, extractor, kid_subset_size=100)
+
+
+def test_domain_adaptation_translation_metrics_use_target_labels_only_for_the_classifier(
+    tmp_path):
+  from test_uda import TINY_LENET, _built, _uda_arrays  # pylint: disable=g-import-not-at-top
+  from unit_tf.data import digits as digit_data  # pylint: disable=g-import-not-at-top
+  from unit_tf.uda import task as uda_task  # pylint: disable=g-import-not-at-top
+  source, target = _uda_arrays(0), _uda_arrays(1)
+  target_train = (digit_data.prepare(target["x_train"], 32, 1), target["y_train"])
+  del target["y_train"]
+  task = uda_task.DomainAdaptationTask(source, target, image_size=32, names=("mnist", "usps"))
+  results = task.translation_metrics(_built(TINY_LENET), str(tmp_path), target_train,
+                                     classifier_epochs=1)
+  assert results["count_a2b"] == results["count_b2a"] == 10
+  for key in ("translation_accuracy_a2b", "translation_accuracy_b2a", "classifier_accuracy_a",
+              "classifier_accuracy_b"):
+    assert 0.0 <= results[key] <= 1.0, key
+  assert results["classifier_fd_a2b"] >= 0.0
+  assert sorted(n.split("_")[2] for n in os.listdir(tmp_path) if n.endswith(".h5")) == [
+      "mnist", "usps"]
+  with pytest.raises(ValueError, match="target training images are"):
+    task.translation_metrics(None, str(tmp_path), (np.zeros((2, 16, 16, 1), np.uint8), [0, 1]))

@@ -41,16 +41,6 @@ flags.DEFINE_enum("task", "toy", ["toy", "uda", "images"], "What to evaluate: to
                   "FID / KID of translations against real test images.")
 flags.DEFINE_list("metrics", None, "Metrics to compute (see the module docstring); default: toy "
                   "for --task=toy, accuracy for uda, fid,kid for images.")
-flags.DEFINE_string("metrics_cache_dir", None, "Where evaluation classifiers are cached "
-                    "(default MODEL_DIR/eval_cache).")
-flags.DEFINE_integer("classifier_epochs", 3, "Training epochs of each translation-accuracy "
-                     "classifier.", lower_bound=1)
-flags.DEFINE_string("inception_weights", None, "The FID Inception network: a local "
-                    "classify_image_graph_def.pb or the inception-2015-12-05.tgz holding it "
-                    "(default: a copy cached in ~/.keras/unit_tf, else a download).")
-flags.DEFINE_integer("kid_subsets", 100, "KID: number of random subsets.", lower_bound=1)
-flags.DEFINE_integer("kid_subset_size", 1000, "KID: images per subset (each side needs at least "
-                     "this many).", lower_bound=2)
 flags.DEFINE_string("test_domain_a", None, "Task images: domain a's test images, a folder or a "
                     "list file (instead of --data_path=DIR with testA/).")
 flags.DEFINE_string("test_domain_b", None, "Task images: domain b's test images.")
@@ -63,6 +53,7 @@ flags.DEFINE_integer("eval_examples", None, "Evaluate on the first N test exampl
                      lower_bound=1)
 flag_defs.define_data_flags()
 flag_defs.define_uda_data_flags()
+flag_defs.define_quality_flags()
 
 
 def _uda_task(configs):

@@ -27,6 +27,10 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_wor
                                         "one_device"],
                   "tf.distribute strategy: auto = mirrored over the GPUs when there are several; "
                   "multi_worker reads TF_CONFIG. --batch_size is the global batch.")
+flags.DEFINE_list("eval_quality", None, "Also log quality metrics every --eval_every steps: "
+                  "translation_accuracy (toy), fid,kid (images, celeba; --inception_weights). "
+                  "See tools/evaluate.py.")
+flag_defs.define_quality_flags()
 flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into N logical devices (to run and test "
                      "the mirrored strategy without GPUs).", lower_bound=1)
 
@@ -60,6 +64,8 @@ def main(argv):
                          f"{strategy.num_replicas_in_sync} replicas")
   os.makedirs(FLAGS.model_dir, exist_ok=True)
   task = experiment_flags.load_task(height, width)
+  if FLAGS.eval_quality:
+    task = flag_defs.with_quality_metrics(task, FLAGS.eval_quality, FLAGS.model_dir)
   if distribute.is_chief(strategy):
     _write_effective_flags(FLAGS.model_dir)
   try:

@@ -45,6 +45,7 @@ class DomainAdaptationTask(Task):
         raise DataError(f"{name} labels must be digits 0-9, got {labels.min()}..{labels.max()}")
     self.eval_batch_size = eval_batch_size
     self._classifiers = {}
+    self._translators = {}
 
   def describe(self):
     """What config.json records about the data (evaluate.py rebuilds the task from it)."""
@@ -104,12 +105,12 @@ class DomainAdaptationTask(Task):
 
   def _translator(self, model, direction):
     key = (id(model), direction)
-    if key not in self._classifiers:
+    if key not in self._translators:
       shape = self.image_shape_a if direction == "a2b" else self.image_shape_b
-      self._classifiers[key] = tf.function(
+      self._translators[key] = tf.function(
           lambda images: model.translate(images, direction),
           input_signature=[tf.TensorSpec([None] + list(shape), tf.float32)])
-    return self._classifiers[key]
+    return self._translators[key]
 
   def translation_metrics(self, model, cache_dir, target_train, max_examples=None,
                           classifier_epochs=3):
