@@ -36,7 +36,7 @@ RANKS = {
     "unit_tf.uda": 2,  # builds on the paper's networks and objective
     "unit_tf.variants": 3,
     "unit_tf.run_dir": 4,
-    "unit_tf.training": 5, "unit_tf.export": 5,
+    "unit_tf.training": 5, "unit_tf.export": 5, "unit_tf.deploy": 5,
     "unit_tf.benchmark": 6, "unit_tf.sweep": 6,
 }
 

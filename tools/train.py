@@ -42,6 +42,10 @@ flags.DEFINE_enum("strategy", "auto", ["auto", "default", "mirrored", "multi_wor
                                         "one_device"],
                   "tf.distribute strategy: auto = mirrored over the GPUs when there are several; "
                   "multi_worker reads TF_CONFIG. --batch_size is the global batch.")
+flags.DEFINE_list("eval_quality", None, "Also log quality metrics every --eval_every steps: "
+                  "translation_accuracy (toy), fid,kid (images, celeba; --inception_weights). "
+                  "See tools/evaluate.py.")
+flag_defs.define_quality_flags()
 flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into N logical devices (to run and test "
                      "the mirrored strategy without GPUs).", lower_bound=1)
 
@@ -98,6 +102,8 @@ def main(argv):
         logging.warning("took over %s from pid %s on %s", lock.path, lock.previous.get("pid"),
                         lock.previous.get("host"))
     task = experiment_flags.load_task(height, width)
+    if FLAGS.eval_quality:
+      task = flag_defs.with_quality_metrics(task, FLAGS.eval_quality, model_dir)
     if chief:
       _write_effective_flags(model_dir)
     logs = training.train(model_dir, task, model_config, loss_config, train_config,

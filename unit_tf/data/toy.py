@@ -62,6 +62,8 @@ class ToyDomains:
   Attributes (uint8 [N, 32, 32], 0..255 scaled intensities):
     train_a: digits m of the first half; train_b: edge maps e of the second half;
     test_digits, test_edges: m and e of every test digit.
+    train_labels_a, train_labels_b, test_labels: the digits' classes (for evaluation only:
+      `classifier_training_set`; training never reads them).
   """
 
   def __init__(self, mnist):
@@ -77,6 +79,20 @@ class ToyDomains:
     rng = np.random.default_rng(TEST_COLOUR_SEED)
     self.test_colours_a = rng.integers(0, 3, len(test)).astype(np.int32)
     self.test_colours_b = rng.integers(0, 3, len(test)).astype(np.int32)
+    labels = np.asarray(mnist["y_train"], np.int64)
+    self.train_labels_a, self.train_labels_b = (labels[self.train_indices_a],
+                                                labels[self.train_indices_b])
+    self.test_labels = np.asarray(mnist["y_test"], np.int64)
+
+  def classifier_training_set(self, domain):
+    """(uint8 [N, 32, 32, 3] coloured training images of `domain` ("a" or "b"), labels [N]):
+    each image in one colour of its domain's palette, drawn with a fixed seed."""
+    intensities = (self.train_a if domain == "a" else self.train_b).astype(np.float32) / 255.0
+    palette = COLOURS_A if domain == "a" else COLOURS_B
+    colours = np.random.default_rng(TEST_COLOUR_SEED + 1).integers(0, 3, len(intensities))
+    images = colourize(intensities, colours.astype(np.int32), palette).numpy()
+    labels = self.train_labels_a if domain == "a" else self.train_labels_b
+    return _to_uint8((images + 1.0) / 2.0), labels
 
   def test_batch(self, start, stop):
     """Test inputs and ground truths for digits [start, stop).

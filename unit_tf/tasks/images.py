@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from unit_tf.data import celeba
 from unit_tf.data import images as image_data
+from unit_tf.metrics import quality
 from unit_tf.tasks.base import Task
 
 
@@ -56,6 +57,37 @@ class UnpairedImageTask(Task):
         total += float(tf.reduce_sum(tf.reduce_mean(tf.abs(batch - cycled), axis=[1, 2, 3])))
         seen += int(batch.shape[0])
       results[f"cycle_l1_{d}"] = total / max(seen, 1)
+    return results
+
+
+  def test_count(self, domain):
+    return len(self.domains[f"test_{domain}"].paths)
+
+  def quality_metrics(self, model, extractor, metrics=quality.METRICS, kid_subsets=100,
+                      kid_subset_size=1000, max_examples=None):
+    """{fid_a2b, kid_a2b, kid_std_a2b, count_translated_a2b, count_real_b, and b2a} over every
+    test image (`max_examples` is ignored: FID and KID need the whole set; see
+    unit_tf.metrics.quality), translated at the training crop size."""
+    del max_examples
+    results = {}
+    for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+      shape = getattr(self, f"image_shape_{source}")
+
+      def batches(domain):
+        paths = self.domains[f"test_{domain}"].paths
+        for start in range(0, len(paths), self.eval_batch_size):
+          yield tf.stack([self.domains[f"test_{domain}"].load(p)
+                          for p in paths[start:start + self.eval_batch_size]])
+
+      scores = quality.translation_quality(
+          _translator_for_shape(self._translators, model, direction, shape), batches(source),
+          batches(target), extractor, metrics, kid_subsets, kid_subset_size)
+      for key in metrics:
+        results[f"{key}_{direction}"] = scores[key]
+      if "kid" in metrics:
+        results[f"kid_std_{direction}"] = scores["kid_std"]
+      results[f"count_translated_{direction}"] = scores["count_translated"]
+      results[f"count_real_{target}"] = scores["count_real"]
     return results
 
 

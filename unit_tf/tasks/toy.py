@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from unit_tf import metrics
 from unit_tf.data import toy
+from unit_tf.metrics import digits as digit_metrics
 from unit_tf.tasks.base import Task
 
 
@@ -51,3 +52,28 @@ class ToyTask(Task):
         translated = self._translator(model, direction)(tf.convert_to_tensor(images))
         sums[direction] += float(np.sum(metrics.toy_distance(translated, truth)))
     return {f"toy_distance_{d}": s / count for d, s in sums.items()}
+
+  def translation_metrics(self, model, cache_dir, max_examples=None, classifier_epochs=3):
+    """Does the digit survive translation (unit_tf.metrics.digits)? For each direction:
+    translation_accuracy_<dir> (the target domain's classifier on the translated test digits),
+    classifier_fd_<dir> (Frechet distance on its features, translations vs real target test
+    images) and classifier_accuracy_<target> (that classifier on real target test images, the
+    ceiling); count (test digits per direction). The classifiers are trained on each domain's
+    training half once and cached in `cache_dir`."""
+    total = len(self.domains.test_digits)
+    count = total if max_examples is None else min(max_examples, total)
+    images_a, images_b, _, _ = self.domains.test_batch(0, count)
+    test = {"a": np.asarray(images_a), "b": np.asarray(images_b)}
+    labels = self.domains.test_labels[:count]
+    results = {"count": count}
+    for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+      train_images, train_labels = self.domains.classifier_training_set(target)
+      classifier, _, _ = digit_metrics.cached_classifier(
+          cache_dir, f"toy_{target}", train_images, train_labels, epochs=classifier_epochs)
+      scores = digit_metrics.translation_metrics(
+          self._translator(model, direction), classifier, test[source], labels, test[target],
+          labels, batch_size=self.eval_batch_size)
+      results[f"translation_accuracy_{direction}"] = scores["translation_accuracy"]
+      results[f"classifier_fd_{direction}"] = scores["classifier_fd"]
+      results[f"classifier_accuracy_{target}"] = scores["classifier_accuracy"]
+    return results

@@ -7,6 +7,7 @@ from unit_tf.core.pixels import to_float
 from unit_tf.data import digits
 from unit_tf.data import stream
 from unit_tf.data.errors import DataError
+from unit_tf.metrics import digits as digit_metrics
 from unit_tf.tasks.base import Task
 
 
@@ -47,6 +48,7 @@ class DomainAdaptationTask(Task):
         raise DataError(f"{name} labels must be digits 0-9, got {labels.min()}..{labels.max()}")
     self.eval_batch_size = eval_batch_size
     self._classifiers = {}
+    self._translators = {}
 
   def describe(self):
     """What config.json records about the data (evaluate.py rebuilds the task from it)."""
@@ -106,3 +108,44 @@ class DomainAdaptationTask(Task):
     None) of each domain."""
     return {"target_accuracy": self.accuracy(model, "b", max_examples),
             "source_accuracy": self.accuracy(model, "a", max_examples)}
+
+  def _translator(self, model, direction):
+    key = (id(model), direction)
+    if key not in self._translators:
+      shape = self.image_shape_a if direction == "a2b" else self.image_shape_b
+      self._translators[key] = tf.function(
+          lambda images: model.translate(images, direction),
+          input_signature=[tf.TensorSpec([None] + list(shape), tf.float32)])
+    return self._translators[key]
+
+  def translation_metrics(self, model, cache_dir, target_train, max_examples=None,
+                          classifier_epochs=3):
+    """translation_accuracy_<dir>, classifier_fd_<dir>, classifier_accuracy_<domain> and
+    count_<dir> (see unit_tf.metrics.digits) in both directions.
+
+    The a2b metric needs a classifier of the *target* domain, trained on the target's labelled
+    training images `target_train` = (uint8 images prepared like the task's, labels). The task
+    itself never keeps those labels: they reach only this evaluation classifier (cached in
+    `cache_dir`), never the model. b2a uses a classifier of the source training set."""
+    target_images, target_labels = target_train
+    if tuple(np.shape(target_images)[1:]) != tuple(self.image_shape_b):
+      raise ValueError(f"target training images are {np.shape(target_images)[1:]}, the task's "
+                       f"are {self.image_shape_b}")
+    sets = {"a": (self.test_a, self.test_labels_a, self.train_a, self.train_labels_a),
+            "b": (self.test_b, self.test_labels_b, target_images, target_labels)}
+    results = {}
+    for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+      test_images, test_labels = sets[source][:2]
+      count = len(test_images) if max_examples is None else min(max_examples, len(test_images))
+      classifier, _, _ = digit_metrics.cached_classifier(
+          cache_dir, f"{self.names[target == 'b']}_{target}", sets[target][2], sets[target][3],
+          epochs=classifier_epochs)
+      scores = digit_metrics.translation_metrics(
+          self._translator(model, direction), classifier, test_images[:count],
+          test_labels[:count], sets[target][0], sets[target][1],
+          batch_size=self.eval_batch_size)
+      results[f"translation_accuracy_{direction}"] = scores["translation_accuracy"]
+      results[f"classifier_fd_{direction}"] = scores["classifier_fd"]
+      results[f"classifier_accuracy_{target}"] = scores["classifier_accuracy"]
+      results[f"count_{direction}"] = count
+    return results
