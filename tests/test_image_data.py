@@ -313,3 +313,17 @@ def test_unverified_domain_where_nothing_decodes_stops_naming_the_files(tmp_path
   good = images.ImageDomain(write_images(str(tmp_path / "good"), 1), 3, PRE)
   with pytest.raises(tf.errors.InvalidArgumentError, match="none of.*cut0.jpg"):
     next(iter(images.paired_stream(broken, good, 1, seed=0)))
+
+
+def test_unequal_test_folders_give_a_grid_of_equal_rows(tmp_path):
+  """3 test images of a and 5 of b: the TensorBoard grid uses 3 of each (it crashed before)."""
+  from unit_tf import visualize  # pylint: disable=g-import-not-at-top
+  for name, count in (("trainA", 2), ("trainB", 2), ("testA", 3), ("testB", 5)):
+    (tmp_path / name).mkdir()
+    for i in range(count):
+      Image.fromarray(np.full((32, 48, 3), 30 * i, np.uint8)).save(tmp_path / name / f"{i}.png")
+  task = tasks.ImageFolderTask(images.folder_sources(str(tmp_path)), 3, 3, PRE)
+  vis_a, vis_b = task.visualization_batch(8)
+  assert vis_a.shape[0] == vis_b.shape[0] == 3
+  grid = visualize.image_grid([vis_a, vis_b])
+  assert tuple(grid.shape) == (1, 2 * 32, 3 * 48, 3)

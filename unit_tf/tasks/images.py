@@ -38,7 +38,11 @@ class UnpairedImageTask(Task):
                                     seed, start_batch)
 
   def visualization_batch(self, n=8):
-    return self.domains["test_a"].test_batch(n), self.domains["test_b"].test_batch(n)
+    """Up to n test images of each domain, as many of each (the grid's rows must match)."""
+    images_a = self.domains["test_a"].test_batch(n)
+    images_b = self.domains["test_b"].test_batch(n)
+    count = min(int(images_a.shape[0]), int(images_b.shape[0]))
+    return images_a[:count], images_b[:count]
 
   def evaluate(self, model, max_examples=None):
     """{"cycle_l1_a": mean |x_a - x_aba|, "cycle_l1_b": mean |x_b - x_bab|} over the first
