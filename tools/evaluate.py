@@ -181,12 +181,7 @@ def _image_quality(model, configs, metrics):
     scores = quality.translation_quality(translate, batches(domains[source]),
                                          batches(domains[target]), extractor, metrics,
                                          FLAGS.kid_subsets, FLAGS.kid_subset_size)
-    for key in metrics:
-      results[f"{key}_{direction}"] = scores[key]
-    if "kid" in metrics:
-      results[f"kid_std_{direction}"] = scores["kid_std"]
-    results[f"count_translated_{direction}"] = scores["count_translated"]
-    results[f"count_real_{target}"] = scores["count_real"]
+    results.update(quality.named_by_direction(scores, direction, target))
   return results
 
 

@@ -65,3 +65,12 @@ def translation_quality(translate, source_batches, real_batches, extractor, metr
     out["kid"], out["kid_std"] = distances.kernel_distance(translated, real, kid_subsets,
                                                            kid_subset_size, seed)
   return out
+
+
+def named_by_direction(scores, direction, target):
+  """`translation_quality`'s scores named for one direction: fid_a2b, kid_a2b, kid_std_a2b,
+  count_translated_a2b, count_real_b (the real images are the target domain's)."""
+  out = {f"{key}_{direction}": scores[key] for key in ("fid", "kid", "kid_std") if key in scores}
+  out[f"count_translated_{direction}"] = scores["count_translated"]
+  out[f"count_real_{target}"] = scores["count_real"]
+  return out

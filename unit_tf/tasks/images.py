@@ -86,12 +86,7 @@ class UnpairedImageTask(Task):
       scores = quality.translation_quality(
           _translator_for_shape(self._translators, model, direction, shape), batches(source),
           batches(target), extractor, metrics, kid_subsets, kid_subset_size)
-      for key in metrics:
-        results[f"{key}_{direction}"] = scores[key]
-      if "kid" in metrics:
-        results[f"kid_std_{direction}"] = scores["kid_std"]
-      results[f"count_translated_{direction}"] = scores["count_translated"]
-      results[f"count_real_{target}"] = scores["count_real"]
+      results.update(quality.named_by_direction(scores, direction, target))
     return results
 
 
