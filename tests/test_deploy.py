@@ -18,6 +18,9 @@ from unit_tf.deploy import litert
 from unit_tf.deploy import onnx
 from unit_tf.nips.options import NipsOptions
 
+# Converts real networks with the LiteRT converter and tf2onnx and runs both runtimes: several minutes on 2 cores (python -m pytest -m slow).
+pytestmark = pytest.mark.slow
+
 # float32 files must equal the TensorFlow graph up to one uint8 level (a value near .5 may round
 # the other way after another order of float operations); quantized weights change more: at most
 # QUANTIZED_MEAN_LEVELS on average.

@@ -5,12 +5,17 @@ errors for missing weights and too few images."""
 import json
 import os
 
+import pytest
+
 from test_cli import TINY as TOY_TINY
 from test_cli import _event_tags, _run
 from test_image_data import write_bad_files, write_images
 from test_metrics import _fake_inception_graph
 
 from test_natural_cli import TINY as IMAGES_TINY
+
+# Trains and evaluates through the command line with FID/KID and per-domain classifiers: several minutes on 2 cores (python -m pytest -m slow).
+pytestmark = pytest.mark.slow
 
 
 def test_fid_kid_of_an_image_run(tmp_path):

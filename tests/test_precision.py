@@ -18,6 +18,9 @@ from unit_tf import run_dir
 from unit_tf.config import LossConfig, ModelConfig, TrainConfig
 from unit_tf.nips.options import NipsOptions
 
+# Trains a toy and a NIPS model once, then translates and exports them in three precisions: several minutes on 2 cores (python -m pytest -m slow).
+pytestmark = pytest.mark.slow
+
 TOY = ModelConfig(gen_filters=8, dis_filters=8)
 NIPS = ModelConfig(arch="nips", image_size=32, gen_filters=4, dis_filters=4, n_shared_enc=1,
                    n_shared_gen=1, n_shared_dis=0)

@@ -193,6 +193,7 @@ def test_a_second_training_on_the_same_run_is_refused(tmp_path, tiny_npz):
   assert not (model_dir / "checkpoints").exists()
 
 
+@pytest.mark.slow  # a training killed and resumed through the command line
 def test_kill_9_after_a_checkpoint_keeps_its_summaries(tmp_path, tiny_npz):
   """Summaries are flushed with each checkpoint: a kill -9 just after `saved ckpt-2` loses no
   TensorBoard point of steps 1-2, and the next start resumes from step 2."""

@@ -330,6 +330,7 @@ def parallel_sweep(tmp_path_factory, tiny_data):
   return sweep_dir, proc
 
 
+@pytest.mark.slow  # whole sweeps of tiny train.py/evaluate.py runs: minutes on 2 cores
 def test_results_table_plot_and_hparams(parallel_sweep):
   sweep_dir, proc = parallel_sweep
   assert ("2 runs planned; 0 finished, 0 failed (not retried), 2 to train, 0 to evaluate"
@@ -389,6 +390,7 @@ def _log_headers(path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"),
                     reason="the trainings' SIGTERM on the sweep's death (PR_SET_PDEATHSIG) and "
                     "/proc are Linux's")
+@pytest.mark.slow  # whole sweeps of tiny train.py/evaluate.py runs: minutes on 2 cores
 def test_killed_sweep_resumes_and_matches_uninterrupted(tmp_path, tiny_data, parallel_sweep):
   sweep_dir = str(tmp_path / "killed")
   args = [sys.executable, os.path.join(REPO, "tools", "sweep.py"), f"--sweep_dir={sweep_dir}",
@@ -442,6 +444,7 @@ def test_killed_sweep_resumes_and_matches_uninterrupted(tmp_path, tiny_data, par
   assert "2 finished, 0 failed (not retried), 0 to train, 0 to evaluate" in again.stderr
 
 
+@pytest.mark.slow  # whole sweeps of tiny train.py/evaluate.py runs: minutes on 2 cores
 def test_failed_runs_are_reported_and_the_sweep_goes_on(tmp_path, tiny_data):
   sweep_dir = str(tmp_path / "failing")
   # lambda_recon=1e38 overflows the loss at step 1; n_shared_enc=7 is rejected by train.py
@@ -486,6 +489,7 @@ def test_usage_errors_before_any_run(tmp_path, tiny_data, extra, message):
   assert not sweep_dir.exists()
 
 
+@pytest.mark.slow  # whole sweeps of tiny train.py/evaluate.py runs: minutes on 2 cores
 def test_domain_adaptation_sweep_reports_accuracies(tmp_path):
   mnist_path, usps_path = tmp_path / "mnist.npz", tmp_path / "usps.npz"
   np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
