@@ -1,6 +1,7 @@
 """Domain adaptation (Appendix C): two-head discriminators, the source-label class loss, the
 no-adaptation baseline, accuracy evaluation, the USPS loader, the command line and the export."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -280,3 +281,89 @@ def test_shared_usps_and_mnist_npz_load():
   from conftest import shared_path  # pylint: disable=g-import-not-at-top
   usps = digits.load_domain("usps", shared_path("data", "usps.npz"))
   assert usps["x_train"].shape == (7291, 16, 16) and usps["x_test"].shape == (2007, 16, 16)
+
+
+# ----- recipe flags of issue 12 (the authors' code) -----
+
+
+def test_dropout_free_feature_matching_is_deterministic_and_can_be_zero():
+  """--feature_matching_dropout_free: the matched features skip the FC dropout, so the same
+  image gives the same features twice (with dropout it does not), and identical D_a/D_b
+  features give a zero loss."""
+  model = _built(TINY_LENET)
+  d_a = model.discriminator_a
+  images = _images(4)
+  with_dropout = [d_a.features(images, training=True).numpy() for _ in range(2)]
+  assert not np.allclose(with_dropout[0], with_dropout[1])
+  free = [d_a.features(images, training=True, dropout=False).numpy() for _ in range(2)]
+  np.testing.assert_array_equal(free[0], free[1])
+  np.testing.assert_allclose(free[0], d_a.features(images, training=False).numpy(), rtol=1e-6)
+  assert float(tf.reduce_max(losses.feature_matching_loss(free[0], free[1]))) == 0.0
+  for flag in (False, True):
+    model = _built(TINY_LENET, LossConfig(lambda_cls=1.0, lambda_feature=1e-3,
+                                          feature_matching_dropout_free=flag))
+    logs = model.train_step((_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3])))
+    assert float(logs["feature_loss"]) > 0
+
+
+def test_authors_init_draws_each_variable_once_and_reproducibly():
+  """--init=authors: D Xavier-uniform gain sqrt(2) with bias 0.1, E/G N(0, 0.02); every variable
+  its own draw (the two private D layers differ), the same draws for the same seed."""
+  config = dataclasses.replace(TINY_LENET, init="authors", dis_filters=20)
+  keras.utils.set_random_seed(0)
+  model = _built(config)
+  d_a, d_b = model.discriminator_a, model.discriminator_b
+  kernel_a = d_a.private[0].conv.kernel.numpy()
+  assert not np.allclose(kernel_a, d_b.private[0].conv.kernel.numpy())
+  np.testing.assert_allclose(d_a.private[0].conv.bias.numpy(), 0.1)
+  limit = np.sqrt(2.0) * np.sqrt(6.0 / (25 * 1 + 25 * 20))  # gain * sqrt(6 / (fan_in + fan_out))
+  assert np.abs(kernel_a).max() <= limit and np.abs(kernel_a).max() > 0.8 * limit
+  fc = d_a.shared[1].dense.kernel.numpy()
+  assert np.abs(fc).max() <= np.sqrt(2.0) * np.sqrt(6.0 / (fc.shape[0] + fc.shape[1]))
+  enc = model.encoder_a.private[0].conv.kernel.numpy()
+  assert 0.015 < enc.std() < 0.025
+  mu, var = model.encoder_a.shared[-1].mu.kernel, model.encoder_a.shared[-1].var.kernel
+  assert not np.allclose(mu.numpy(), var.numpy())
+  keras.utils.set_random_seed(0)
+  again = _built(config)
+  np.testing.assert_array_equal(again.discriminator_a.private[0].conv.kernel.numpy(), kernel_a)
+
+
+def test_authors_lenet_has_prelu_and_no_dropout():
+  config = dataclasses.replace(TINY_LENET, lenet_style="authors")
+  model = _built(config)
+  d_a = model.discriminator_a
+  assert d_a.private[0].act is None and d_a.shared[0].act is None
+  fc = d_a.shared[1]
+  assert fc.dropout == 0.0 and isinstance(fc.act, keras.layers.PReLU)
+  np.testing.assert_allclose(fc.act.alpha.numpy(), 0.25)
+  assert tuple(fc.act.alpha.shape) == (1,)  # one slope, as PyTorch's nn.PReLU()
+  images = _images(3)
+  np.testing.assert_array_equal(d_a.features(images, training=True).numpy(),
+                                d_a.features(images, training=True).numpy())
+  with pytest.raises(ValueError, match="digits_lenet"):
+    training.build_trained_objects(dataclasses.replace(TINY_SVHN, lenet_style="authors"),
+                                   LossConfig(lambda_cls=1.0), TrainConfig(batch_size=2),
+                                   (32, 32, 3), (32, 32, 1))
+
+
+def test_weight_decay_is_coupled_l2_for_the_digit_presets():
+  """--weight_decay on digits_lenet: the D and E/G updates add wd * w to each gradient (PyTorch
+  Adam's coupled L2, the authors' 5e-4); a huge decay pulls the weights towards zero faster."""
+  norms = {}
+  for decay in (0.0, 10.0):
+    keras.utils.set_random_seed(0)
+    model, _, _ = training.build_trained_objects(
+        TINY_LENET, LossConfig(lambda_cls=1.0), TrainConfig(batch_size=2, weight_decay=decay,
+                                                            learning_rate=1e-2),
+        (32, 32, 1), (32, 32, 1))
+    assert model.weight_decay == decay
+    for _ in range(3):
+      model.train_step((_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3])))
+    norms[decay] = (float(np.linalg.norm(model.discriminator_b.private[0].conv.kernel.numpy())),
+                    float(np.linalg.norm(model.encoder_a.private[0].conv.kernel.numpy())))
+  assert norms[10.0][0] < norms[0.0][0] and norms[10.0][1] < norms[0.0][1]
+  with pytest.raises(ValueError, match="weight_decay"):
+    training.build_trained_objects(ModelConfig(gen_filters=4, dis_filters=4), LossConfig(),
+                                   TrainConfig(batch_size=2, weight_decay=1e-4),
+                                   (32, 32, 3), (32, 32, 3))

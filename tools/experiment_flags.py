@@ -70,6 +70,13 @@ flags.DEFINE_integer("n_shared_gen", None, "n_G: shared first generator layers (
                      "(paper_natural), 1 (nips; 0 = the release).", lower_bound=0)
 flags.DEFINE_integer("n_shared_dis", None, "n_D: shared last discriminator layers (nips: of every "
                      "scale). Default: the paper's, 4; 0 for nips (the release).", lower_bound=0)
+flags.DEFINE_enum("init", "keras", ["keras", "authors"], "Weight initialisation: keras = Keras' "
+                  "defaults (Glorot uniform, zero bias); authors = the authors' domain-adaptation "
+                  "code (discriminators Xavier uniform gain sqrt(2) with bias 0.1, encoders and "
+                  "generators N(0, 0.02); one draw per variable).")
+flags.DEFINE_enum("lenet_style", "paper", ["paper", "authors"], "digits_lenet: paper = ReLU "
+                  "after every layer and dropout 0.5 after FC500; authors = the authors' LeNet "
+                  "(CoGAN): no activation after the convolutions, PReLU after FC500, no dropout.")
 flags.DEFINE_integer("num_scales", 3, "nips: discriminator scales (images average-pooled by 2 "
                      "between them); training images need at least 16 * 2^(scales-1) pixels.",
                      lower_bound=1)
@@ -106,6 +113,10 @@ flags.DEFINE_float("lambda_feature", 0.0, "Task uda: weight of discriminator fea
 flags.DEFINE_float("lambda_cls_translated", 0.0, "Task uda, our variant: weight of D_b's "
                    "class-head cross-entropy on a->b translations of the labelled source images "
                    "(source labels). 0 = the paper's method.", lower_bound=0.0)
+flags.DEFINE_bool("feature_matching_dropout_free", False, "Task uda: compare dropout-free "
+                  "discriminator features in feature matching (both authors' codes; an extra "
+                  "discriminator pass). False = the features after dropout that the real/fake "
+                  "head reads.")
 flags.DEFINE_bool("source_only", False, "Task uda: the no-adaptation baseline: train only the "
                   "source classifier (D_a's class path) on source labels.")
 # ----- training -----
@@ -116,8 +127,10 @@ flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate (both optimizers).
                    lower_bound=0.0)
 flags.DEFINE_float("beta_1", 0.5, "Adam beta_1.", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_float("beta_2", 0.999, "Adam beta_2.", lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float("weight_decay", 0.0, "nips: coupled L2 weight decay (PyTorch Adam's, the "
-                   "release's 1e-4), not Keras' decoupled AdamW decay.", lower_bound=0.0)
+flags.DEFINE_float("weight_decay", 0.0, "nips and the digit presets (digits_lenet, "
+                   "digits_svhn): coupled L2 weight decay (PyTorch Adam's; the release's 1e-4, "
+                   "the authors' domain-adaptation code's 5e-4), not Keras' decoupled AdamW "
+                   "decay. 0 = off.", lower_bound=0.0)
 flags.DEFINE_integer("lr_decay_steps", 0, "Multiply the learning rate by --lr_decay_factor every "
                      "N updates (staircase; release: 100000). 0 = constant.", lower_bound=0)
 flags.DEFINE_float("lr_decay_factor", 0.5, "Factor of each learning-rate decay.",
@@ -233,7 +246,7 @@ def configs():
       dis_filters=FLAGS.dis_filters, n_shared_enc=n_shared[0], n_shared_gen=n_shared[1],
       n_shared_dis=n_shared[2], norm=FLAGS.norm, bn_momentum=FLAGS.bn_momentum,
       spatial_context=FLAGS.spatial_context, xy_context=FLAGS.xy_context,
-      num_scales=FLAGS.num_scales)
+      num_scales=FLAGS.num_scales, init=FLAGS.init, lenet_style=FLAGS.lenet_style)
   loss_config = LossConfig(lambda_recon=FLAGS.lambda_recon, lambda_kl=FLAGS.lambda_kl,
                            lambda_gan=FLAGS.lambda_gan, recon_loss=FLAGS.recon_loss,
                            use_discriminators=not FLAGS.no_discriminators,
@@ -241,7 +254,8 @@ def configs():
                            source_only=FLAGS.source_only,
                            lambda_cls_translated=FLAGS.lambda_cls_translated,
                            gan_loss=FLAGS.gan_loss, kl_loss=FLAGS.kl_loss,
-                           lambda_cycle=FLAGS.lambda_cycle, lambda_kl_cycle=FLAGS.lambda_kl_cycle)
+                           lambda_cycle=FLAGS.lambda_cycle, lambda_kl_cycle=FLAGS.lambda_kl_cycle,
+                           feature_matching_dropout_free=FLAGS.feature_matching_dropout_free)
   train_config = TrainConfig(
       batch_size=FLAGS.batch_size, max_steps=FLAGS.max_steps, learning_rate=FLAGS.learning_rate,
       beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2, disc_steps=FLAGS.disc_steps, seed=FLAGS.seed,
@@ -259,7 +273,7 @@ def configs():
     else:
       from unit_tf import nips_model  # pylint: disable=g-import-not-at-top
       nips_model.reject_nips_options(loss_config, train_config.weight_decay,
-                                     train_config.ema_decay)
+                                     train_config.ema_decay, arch=model_config.arch)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   return model_config, loss_config, train_config, (height, width)

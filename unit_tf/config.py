@@ -36,6 +36,12 @@ class ModelConfig:
     xy_context: concatenate x- and y-coordinate channels to the encoders' input only (the
       authors' SVHN -> MNIST domain-adaptation code).
     num_scales: arch "nips": discriminator scales (the release's 3); other presets ignore it.
+    init: "keras" (Keras' default initialisers) or "authors" (the authors' domain-adaptation
+      code: discriminators Xavier uniform gain sqrt(2) with bias 0.1, encoders/generators
+      N(0, 0.02); one draw per variable; see `unit_tf.networks._initializers`).
+    lenet_style: arch "digits_lenet": "paper" (ReLU after every layer, dropout 0.5 after FC500,
+      as Table 6 was read first) or "authors" (the authors' LeNet: no activation after the
+      convolutions, PReLU after FC500, no dropout).
   """
 
   arch: str = "toy"
@@ -55,6 +61,8 @@ class ModelConfig:
   spatial_context: bool = False
   xy_context: bool = False
   num_scales: int = 3
+  init: str = "keras"
+  lenet_style: str = "paper"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,9 @@ class LossConfig:
     lambda_cls_translated: domain adaptation, our variant: weight of the cross-entropy of D_b's
       class head on the a->b translations of the labelled source images, with their source
       labels (discriminator update). 0 = off, the paper's method.
+    feature_matching_dropout_free: compute the features that feature matching compares without
+      dropout (as both authors' codes do; the real/fake and class heads keep theirs). False =
+      the features the real/fake head reads, after dropout with independent masks.
     source_only: the no-adaptation baseline: train only D_a's classifier path on source labels
       (no encoder, generator or adversarial update); target images are then classified by it.
     gan_loss, kl_loss, lambda_cycle, lambda_kl_cycle: arch "nips" only (the NIPS 2017 version):
@@ -97,13 +108,16 @@ class LossConfig:
   kl_loss: str = "gaussian"
   lambda_cycle: float = 0.0
   lambda_kl_cycle: float = 0.0
+  feature_matching_dropout_free: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """The optimisation loop (Algorithm 1) and its bookkeeping.
 
-  weight_decay: arch "nips": coupled L2 (PyTorch Adam's weight_decay, as the release), 0 = off.
+  weight_decay: coupled L2 (PyTorch Adam's weight_decay), 0 = off: arch "nips" (the release's)
+    and the domain-adaptation presets digits_lenet / digits_svhn (the authors' 5e-4 on both
+    optimizers).
   lr_decay_steps, lr_decay_factor: staircase decay, lr * factor^floor(step / steps); 0 = constant.
   ema_decay: arch "nips": exponential moving average of the encoder/generator weights, used for
     translation and export (0 = off).

@@ -18,6 +18,11 @@ def activation_layer(name, leaky_slope):
     return keras.layers.LeakyReLU(negative_slope=leaky_slope)
   if name in ("tanh", "relu", "sigmoid"):
     return keras.layers.Activation(name)
+  if name == "prelu":
+    # PyTorch's nn.PReLU(): one slope for the whole layer, starting at 0.25 (the authors'
+    # LeNet discriminator, CoGAN cogan_pytorch/src/net_cogan_mnist2usps.py)
+    return keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25),
+                              shared_axes=[1], name="prelu")
   raise ValueError(f"unknown activation {name!r}")
 
 
@@ -108,7 +113,8 @@ class ConvBlock(keras.layers.Layer):
 
   def __init__(self, filters, kernel_size, strides=1, padding="same", transpose=False,
                norm="batch", activation="leaky_relu", leaky_slope=0.2, bn_momentum=0.9,
-               sync_batch_norm=False, num_slots=2, pool=0, **kwargs):
+               sync_batch_norm=False, num_slots=2, pool=0, kernel_initializer="glorot_uniform",
+               bias_initializer="zeros", **kwargs):
     super().__init__(**kwargs)
     self.pool = pool
     self.filters = filters
@@ -124,7 +130,8 @@ class ConvBlock(keras.layers.Layer):
     self.num_slots = num_slots
     conv_cls = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
     self.conv = conv_cls(filters, kernel_size, strides=strides, padding=padding,
-                         use_bias=norm != "batch", name="conv")
+                         use_bias=norm != "batch", kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, name="conv")
     if norm == "batch":
       self.bn = DomainBatchNorm(num_slots=num_slots, momentum=bn_momentum,
                                 synchronized=sync_batch_norm, name="bn")
@@ -160,13 +167,15 @@ class DenseBlock(keras.layers.Layer):
 
   Accepts `slot` like the other blocks (it has no batch statistics)."""
 
-  def __init__(self, units, activation=None, dropout=0.0, **kwargs):
+  def __init__(self, units, activation=None, dropout=0.0, kernel_initializer="glorot_uniform",
+               bias_initializer="zeros", **kwargs):
     super().__init__(**kwargs)
     self.units = units
     self.activation = activation
     self.dropout = dropout
     self.flatten = keras.layers.Flatten(name="flatten")
-    self.dense = keras.layers.Dense(units, name="dense")
+    self.dense = keras.layers.Dense(units, kernel_initializer=kernel_initializer,
+                                    bias_initializer=bias_initializer, name="dense")
     self.act = activation_layer(activation, 0.0)
     # A named generator (checkpointed with the layer, stable variable path), not keras' Dropout
     # layer, whose auto-named generator gets a different path in every model built.
@@ -175,12 +184,14 @@ class DenseBlock(keras.layers.Layer):
     if dropout:  # as an attribute: tf.train.Checkpoint does not follow the generator object
       self.dropout_seed_state = self.dropout_seed.state
 
-  def call(self, inputs, slot=0, training=None):
+  def call(self, inputs, slot=0, training=None, dropout=True):
+    """`dropout=False` skips the dropout even in training (the dropout-free features that the
+    authors' feature matching compares)."""
     del slot
     x = self.dense(self.flatten(inputs))
     if self.act is not None:
       x = self.act(x)
-    if self.dropout and training:
+    if self.dropout and training and dropout:
       x = keras.random.dropout(x, self.dropout, seed=self.dropout_seed)
     return x
 
@@ -197,12 +208,15 @@ class GaussianHead(keras.layers.Layer):
   `min_variance` so that log(var) in the KL term stays finite. Returns `(mu, var)`.
   """
 
-  def __init__(self, channels, min_variance=1e-6, **kwargs):
+  def __init__(self, channels, min_variance=1e-6, kernel_initializer=None, **kwargs):
+    """`kernel_initializer`: None (Keras' default) or a zero-argument function returning a new
+    initializer, called once per kernel so that mu and var get different draws."""
     super().__init__(**kwargs)
     self.channels = channels
     self.min_variance = min_variance
-    self.mu = keras.layers.Conv2D(channels, 1, name="mu")
-    self.var = keras.layers.Conv2D(channels, 1, name="var")
+    make = kernel_initializer or (lambda: "glorot_uniform")
+    self.mu = keras.layers.Conv2D(channels, 1, kernel_initializer=make(), name="mu")
+    self.var = keras.layers.Conv2D(channels, 1, kernel_initializer=make(), name="var")
 
   def call(self, inputs):
     mu = self.mu(inputs)

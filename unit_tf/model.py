@@ -52,11 +52,17 @@ class UNIT(keras.Model):
     loss_config: a `unit_tf.config.LossConfig`.
     disc_steps: K, discriminator updates per encoder/generator update.
     seed: seed of the reparameterization noise (a `keras.random.SeedGenerator`, checkpointed).
+    weight_decay: coupled L2 weight decay of both optimizers (the authors' domain-adaptation code:
+      5e-4); 0 = off.
   """
 
   def __init__(self, networks, loss_config=LossConfig(), disc_steps=1, seed=0, image_multiple=1,
-               fixed_size=None, **kwargs):
+               fixed_size=None, weight_decay=0.0, **kwargs):
     super().__init__(**kwargs)
+    if weight_decay < 0:
+      raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    # coupled L2 on the variables of each update (PyTorch Adam's weight_decay); 0 = off
+    self.weight_decay = weight_decay
     self.image_multiple = image_multiple
     self.fixed_size = fixed_size
     if disc_steps < 1:
@@ -183,13 +189,28 @@ class UNIT(keras.Model):
     """D_a on a's reconstructions and b->a translations, D_b likewise; keys as the images."""
     return {key: self._discriminate(key, outputs, training)[0] for key in ("aa", "ba", "bb", "ab")}
 
-  def _discriminate(self, key, outputs, training):
-    """(logits, features) of the discriminator of the domain `key` ends in on images_<key>; the
-    statistics slot is the domain the image was decoded from (key[0])."""
+  def _features(self, key, outputs, training, dropout=True):
+    """(discriminator, slot, features) of the discriminator of the domain `key` ends in on
+    images_<key>; the statistics slot is the domain the image was decoded from (key[0])."""
     discriminator = self.discriminator_a if key[1] == "a" else self.discriminator_b
     slot = SLOT_A if key[0] == "a" else SLOT_B
-    features = discriminator.features(outputs[f"images_{key}"], slot=slot, training=training)
+    extra = {} if dropout else {"dropout": False}  # only the paper presets' D knows the option
+    features = discriminator.features(outputs[f"images_{key}"], slot=slot, training=training,
+                                      **extra)
+    return discriminator, slot, features
+
+  def _discriminate(self, key, outputs, training):
+    """(logits, features) of the discriminator of the domain `key` ends in on images_<key>."""
+    discriminator, slot, features = self._features(key, outputs, training)
     return discriminator.head(features, slot=slot, training=training), features
+
+  def _weight_penalty(self, variables):
+    """Coupled L2 for this replica: the replicas' gradients are summed, hence the division."""
+    if not self.weight_decay:
+      return 0.0
+    ctx = tf.distribute.get_replica_context()
+    replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+    return self.weight_decay * losses.l2_penalty(variables) / replicas
 
   def vae_losses(self, images_a, images_b, outputs):
     """Per-example likelihood and KL terms of each domain (Eqs. 2-3)."""
@@ -237,13 +258,19 @@ class UNIT(keras.Model):
         per_example += cfg.lambda_cls_translated * cls_translated
         logs["cls_translated_loss"] = _average(cls_translated)
       if cfg.lambda_feature > 0:
-        feature = (losses.feature_matching_loss(fake["ab"][1], fake["aa"][1]) +
-                   losses.feature_matching_loss(fake["ba"][1], fake["bb"][1]))
+        if cfg.feature_matching_dropout_free:  # both authors' codes: a dropout-free pass
+          matched = {key: self._features(key, fakes, training=True, dropout=False)[2]
+                     for key in ("aa", "ba", "bb", "ab")}
+        else:
+          matched = {key: value[1] for key, value in fake.items()}
+        feature = (losses.feature_matching_loss(matched["ab"], matched["aa"]) +
+                   losses.feature_matching_loss(matched["ba"], matched["bb"]))
         per_example += cfg.lambda_feature * feature
         logs["feature_loss"] = _average(feature)
+      variables = self.discriminator_variables
       total = _average(per_example)
-      scaled = self.disc_optimizer.scale_loss(total)  # loss scaling under mixed_float16
-    variables = self.discriminator_variables
+      # loss scaling under mixed_float16; the weight penalty is not logged (as arch nips)
+      scaled = self.disc_optimizer.scale_loss(total + self._weight_penalty(variables))
     grads = tape.gradient(scaled, variables)
     self.disc_optimizer.apply(grads, variables)
     logs.update(d_loss_a=_average(loss_a), d_loss_b=_average(loss_b), d_loss=total)
@@ -252,12 +279,16 @@ class UNIT(keras.Model):
   def _source_classifier_step(self, images_a, labels_a):
     """The no-adaptation baseline: one update of D_a's classifier path (its layers up to the
     class head) on labelled source images; nothing else is trained."""
+    variables = self.discriminator_a.trainable_variables
+    # D_a's classifier path: everything but the real/fake head, which this loss does not reach
+    head = (self.discriminator_a.private + self.discriminator_a.shared)[-1]
+    real_fake_head = {id(v) for v in head.trainable_variables}
+    path = [v for v in variables if id(v) not in real_fake_head]
     with tf.GradientTape() as tape:
       class_logits = self.discriminator_a.classify(images_a, slot=SLOT_A, training=True)
       cls = losses.classification_loss(class_logits, labels_a)
       total = _average(cls)
-      scaled = self.disc_optimizer.scale_loss(total)
-    variables = self.discriminator_a.trainable_variables
+      scaled = self.disc_optimizer.scale_loss(total + self._weight_penalty(path))
     grads = tape.gradient(scaled, variables)
     # The real/fake head gets no gradient from this loss: leave it out of the update.
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
@@ -282,9 +313,9 @@ class UNIT(keras.Model):
         terms["gan_a"] = losses.generator_adversarial_loss(fake["aa"], fake["ba"])
         terms["gan_b"] = losses.generator_adversarial_loss(fake["bb"], fake["ab"])
         per_example += cfg.lambda_gan * (terms["gan_a"] + terms["gan_b"])
+      variables = self.generator_variables
       total = _average(per_example)
-      scaled = self.gen_optimizer.scale_loss(total)
-    variables = self.generator_variables
+      scaled = self.gen_optimizer.scale_loss(total + self._weight_penalty(variables))
     grads = tape.gradient(scaled, variables)
     self.gen_optimizer.apply(grads, variables)
     logs = {k: _average(v) for k, v in terms.items()}
@@ -396,7 +427,7 @@ def build_model(model_config, loss_config=LossConfig(), disc_steps=1, seed=0, we
                                disc_steps=disc_steps, seed=seed,
                                image_multiple=arch.image_multiple, weight_decay=weight_decay,
                                ema_decay=ema_decay, name="unit")
-  nips_model.reject_nips_options(loss_config, weight_decay, ema_decay)
+  nips_model.reject_nips_options(loss_config, weight_decay, ema_decay, arch=model_config.arch)
   return UNIT(unit_networks.build_networks(model_config), loss_config, disc_steps=disc_steps,
               seed=seed, image_multiple=arch.image_multiple, fixed_size=arch.fixed_size,
-              name="unit")
+              weight_decay=weight_decay, name="unit")

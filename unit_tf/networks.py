@@ -169,7 +169,7 @@ def table10(gen_filters=64, dis_filters=64):
                       paper_sharing=(3, 4, 4))
 
 
-def table6(gen_filters=32, dis_filters=20):
+def table6(gen_filters=32, dis_filters=20, lenet_style="paper"):
   """Domain adaptation MNIST <-> USPS (Appendix C): Table 3's encoders and generators with the
   LeNet discriminator of Table 6, which has a real/fake head (4a) and a 10-way class head (4b).
 
@@ -182,13 +182,22 @@ def table6(gen_filters=32, dis_filters=20):
   Choices the table leaves open: the convolutions are "valid" (LeNet: 32 -> 28 -> 14 -> 10 -> 5)
   and followed by a ReLU (the table names none; the authors' code has one), dropout 0.5, no
   batch norm. Widths scale with `dis_filters` as 1 : 5/2 : 25 (20, 50, 500 at the paper's 20).
+
+  `lenet_style="authors"` is the LeNet of the authors' MNIST <-> USPS code (CoGAN,
+  cogan_pytorch/src/net_cogan_mnist2usps.py): no activation after the convolutions (conv, max
+  pooling), a PReLU after FC500 and no dropout.
   """
+  if lenet_style not in LENET_STYLES:
+    raise ValueError(f"lenet_style must be one of {LENET_STYLES}, got {lenet_style!r}")
+  authors = lenet_style == "authors"
+  conv_act = None if authors else "relu"
   base = table3(gen_filters)
   d = dis_filters
   discriminator = (
-      (Conv(d, 5, 1, padding="valid", norm=False, activation="relu", pool=2),),
-      (Conv(max(1, 5 * d // 2), 5, 1, padding="valid", norm=False, activation="relu", pool=2),),
-      (Dense(25 * d, activation="relu", dropout=0.5),),
+      (Conv(d, 5, 1, padding="valid", norm=False, activation=conv_act, pool=2),),
+      (Conv(max(1, 5 * d // 2), 5, 1, padding="valid", norm=False, activation=conv_act, pool=2),),
+      (Dense(25 * d, activation="prelu" if authors else "relu",
+             dropout=0.0 if authors else 0.5),),
       (Dense(1),),
   )
   return dataclasses.replace(base, discriminator=discriminator, classifier=((Dense(10),),),
@@ -220,6 +229,9 @@ def nips(gen_filters=64, dis_filters=64):
   return nips_networks.architecture(gen_filters, dis_filters)
 
 
+LENET_STYLES = ("paper", "authors")
+INITS = ("keras", "authors")
+
 PRESETS = {"toy": table3, "paper_natural": table10, "digits_lenet": table6, "digits_svhn": table8,
            "nips": nips}
 
@@ -228,7 +240,15 @@ def architecture_for(config):
   """The Architecture of a ModelConfig, validated against its image size and sharing counts."""
   if config.arch not in PRESETS:
     raise ValueError(f"unknown arch {config.arch!r}; known: {sorted(PRESETS)}")
-  arch = PRESETS[config.arch](config.gen_filters, config.dis_filters)
+  lenet_style = getattr(config, "lenet_style", "paper")
+  if config.arch == "digits_lenet":
+    arch = table6(config.gen_filters, config.dis_filters, lenet_style)
+  elif lenet_style != "paper":
+    raise ValueError(f"lenet_style={lenet_style!r} needs arch 'digits_lenet'")
+  else:
+    arch = PRESETS[config.arch](config.gen_filters, config.dis_filters)
+  if getattr(config, "init", "keras") not in INITS:
+    raise ValueError(f"init must be one of {INITS}, got {config.init!r}")
   width = config.image_size if config.image_width is None else config.image_width
   if arch.fixed_size is not None and (config.image_size, width) != (arch.fixed_size,) * 2:
     raise ValueError(f"arch {config.arch!r} needs image_size={arch.fixed_size}, "
@@ -253,7 +273,28 @@ def architecture_for(config):
   return arch
 
 
-def _make_layers(unit_specs, config, name, out_channels=None):
+def _initializers(config, role):
+  """(kernel, bias) initializer factories for a network role ("generator": encoders and
+  generators, "discriminator": discriminators and their class heads).
+
+  init "keras": Keras' defaults (Glorot uniform, zero bias). init "authors": the authors'
+  domain-adaptation code (CoGAN cogan_pytorch/src/init.py, UNIT version_02 src/trainers/init.py):
+  discriminators Xavier uniform with gain sqrt(2) (= VarianceScaling(2, fan_avg, uniform)) and
+  bias 0.1, encoders/generators N(0, 0.02). Each factory returns a new *unseeded* initializer:
+  Keras draws an unseeded initializer's seed once, from the global seed
+  (keras.utils.set_random_seed), so one object per variable gives one reproducible draw per
+  variable, where a single seeded object would repeat the same draw in every layer.
+  """
+  if getattr(config, "init", "keras") != "authors":
+    return (lambda: "glorot_uniform"), (lambda: "zeros")
+  if role == "discriminator":
+    return (lambda: keras.initializers.VarianceScaling(2.0, "fan_avg", "uniform"),
+            lambda: keras.initializers.Constant(0.1))
+  return (lambda: keras.initializers.RandomNormal(0.0, 0.02)), (lambda: "zeros")
+
+
+def _make_layers(unit_specs, config, name, out_channels=None, role="generator"):
+  kernel, bias = _initializers(config, role)
   made = []
   for i, spec in enumerate(unit_specs):
     layer_name = f"{name}_{i}"
@@ -264,12 +305,15 @@ def _make_layers(unit_specs, config, name, out_channels=None):
           transpose=spec.transpose, norm=config.norm if spec.norm else "none",
           activation=spec.activation, leaky_slope=config.leaky_slope,
           bn_momentum=config.bn_momentum, sync_batch_norm=config.sync_batch_norm,
-          pool=spec.pool, name=layer_name))
+          pool=spec.pool, kernel_initializer=kernel(), bias_initializer=bias(),
+          name=layer_name))
     elif isinstance(spec, Dense):
       made.append(unit_layers.DenseBlock(spec.units, activation=spec.activation,
-                                         dropout=spec.dropout, name=layer_name))
+                                         dropout=spec.dropout, kernel_initializer=kernel(),
+                                         bias_initializer=bias(), name=layer_name))
     elif isinstance(spec, Gaussian):
-      made.append(unit_layers.GaussianHead(spec.channels, name=layer_name))
+      made.append(unit_layers.GaussianHead(spec.channels, kernel_initializer=kernel,
+                                           name=layer_name))
     elif isinstance(spec, Skip):
       made.append(unit_layers.LatentConcat(name=layer_name))
     else:
@@ -277,10 +321,10 @@ def _make_layers(unit_specs, config, name, out_channels=None):
   return made
 
 
-def _build_units(units, config, prefix, out_channels=None):
+def _build_units(units, config, prefix, out_channels=None, role="generator"):
   layers = []
   for i, unit in enumerate(units):
-    layers.extend(_make_layers(unit, config, f"{prefix}{i + 1}", out_channels))
+    layers.extend(_make_layers(unit, config, f"{prefix}{i + 1}", out_channels, role))
   return layers
 
 
@@ -395,11 +439,16 @@ class Discriminator(keras.Model):
     del input_shape
     self.built = True
 
-  def features(self, images, slot=0, training=None):
-    """The input of the last unit (and of the class head)."""
+  def features(self, images, slot=0, training=None, dropout=True):
+    """The input of the last unit (and of the class head). `dropout=False`: without the
+    dropout of the FC layers even in training (the features the authors' feature matching
+    compares); nothing else changes."""
     features = images if self.context is None else self.context(images)
     for layer in (self.private + self.shared)[:-1]:
-      features = layer(features, slot=slot, training=training)
+      if not dropout and isinstance(layer, unit_layers.DenseBlock):
+        features = layer(features, slot=slot, training=training, dropout=False)
+      else:
+        features = layer(features, slot=slot, training=training)
     return features
 
   def head(self, features, slot=0, training=None):
@@ -463,14 +512,18 @@ def build_networks(config):
 
   dis_private_units, dis_shared_units = _split_shared_last(arch.discriminator,
                                                            config.n_shared_dis)
-  dis_shared = _build_units(dis_shared_units, config, f"dis_shared_L{len(dis_private_units)}_")
+  dis = "discriminator"
+  dis_shared = _build_units(dis_shared_units, config, f"dis_shared_L{len(dis_private_units)}_",
+                            role=dis)
   # The class head reads what the last unit reads: shared exactly when that unit is.
   classifier_shared = config.n_shared_dis > 0
-  shared_head = _build_units(arch.classifier, config, "cls_shared_L") if classifier_shared else ()
-  discriminators = [Discriminator(_build_units(dis_private_units, config, f"dis_{d}_L"),
+  shared_head = (_build_units(arch.classifier, config, "cls_shared_L", role=dis)
+                 if classifier_shared else ())
+  discriminators = [Discriminator(_build_units(dis_private_units, config, f"dis_{d}_L",
+                                               role=dis),
                                   dis_shared,
                                   classifier=shared_head if classifier_shared else
-                                  _build_units(arch.classifier, config, f"cls_{d}_L"),
+                                  _build_units(arch.classifier, config, f"cls_{d}_L", role=dis),
                                   spatial_context=config.spatial_context,
                                   name=f"discriminator_{d}") for d in "ab"]
   return Networks(encoders[0], encoders[1], generators[0], generators[1], discriminators[0],

@@ -35,8 +35,15 @@ from unit_tf import model as unit_model
 KL_LOSSES = ("mean_square", "gaussian")
 
 
-def reject_nips_options(loss_config, weight_decay=0.0, ema_decay=0.0):
-  """ValueError if a paper preset is asked for an option only arch "nips" implements."""
+# The paper presets that accept coupled weight decay (the authors' domain-adaptation code uses it).
+WEIGHT_DECAY_ARCHS = ("digits_lenet", "digits_svhn")
+
+
+def reject_nips_options(loss_config, weight_decay=0.0, ema_decay=0.0, arch=None):
+  """ValueError if a paper preset is asked for an option only arch "nips" implements
+  (weight_decay is also allowed for the domain-adaptation presets, WEIGHT_DECAY_ARCHS)."""
+  if arch in WEIGHT_DECAY_ARCHS:
+    weight_decay = 0.0
   asked = [name for name, value, default in (
       ("gan_loss", loss_config.gan_loss, "nonsaturating"), ("kl_loss", loss_config.kl_loss,
                                                             "gaussian"),
@@ -105,14 +112,6 @@ class NipsUNIT(unit_model.UNIT):
         "kl_a": self._kl(outputs["latents_a"]),
         "kl_b": self._kl(outputs["latents_b"]),
     }
-
-  def _weight_penalty(self, variables):
-    """Coupled L2 for this replica: the replicas' gradients are summed, hence the division."""
-    if not self.weight_decay:
-      return 0.0
-    ctx = tf.distribute.get_replica_context()
-    replicas = ctx.num_replicas_in_sync if ctx is not None else 1
-    return self.weight_decay * losses.l2_penalty(variables) / replicas
 
   # ----- the two updates -----
 
