@@ -367,3 +367,46 @@ def test_weight_decay_is_coupled_l2_for_the_digit_presets():
     training.build_trained_objects(ModelConfig(gen_filters=4, dis_filters=4), LossConfig(),
                                    TrainConfig(batch_size=2, weight_decay=1e-4),
                                    (32, 32, 3), (32, 32, 3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("digit_set", ["mnist", "usps"])
+def test_target_label_classifier_scores_high_through_the_evaluation_path(tmp_path, digit_set):
+  """The upper bound that keeps the UDA figures honest: a LeNet classifier trained on the
+  *target's own* training labels (source = target, --source_only), scored by tools/evaluate.py
+  --task=uda exactly as the adaptation runs are (resizing, label alignment, [-1, 1] scaling,
+  argmax, the final checkpoint), must score high. About a minute on 2 CPU cores."""
+  from conftest import shared_path  # pylint: disable=g-import-not-at-top
+  data = shared_path("data", f"{digit_set}.npz")
+  run = str(tmp_path / "run")
+  common = [f"--data_path_a={data}", f"--data_path_b={data}"]
+  run_tool("train.py", "--flagfile=configs/uda_mnist_usps.flags", f"--model_dir={run}",
+           f"--source={digit_set}", f"--target={digit_set}", "--source_only",
+           "--max_steps=600", "--eval_every=0", "--image_every=0", "--log_every=100", *common,
+           timeout=1200)
+  result = json.loads(run_tool("evaluate.py", f"--model_dir={run}", "--task=uda",
+                               *common).stdout.strip().splitlines()[-1])
+  assert result["step"] == 600
+  # MNIST: a LeNet reaches ~99 %; the ESL USPS test set is harder (human error ~2.5 %)
+  assert result["target_accuracy"] > (0.97 if digit_set == "mnist" else 0.93)
+
+
+def test_usps_random_split_is_4_to_1_fixed_and_recorded():
+  """--usps_split=random: all digits pooled and split 4:1 with a fixed seed (the paper's Table 7
+  protocol); the same split every time, disjoint, every digit once; config.json records it."""
+  pixels = np.arange(100).reshape(100, 1, 1).astype(np.uint8)  # digit i has pixel value i
+  usps = {"x_train": pixels[:80], "y_train": np.arange(80) % 10, "x_test": pixels[80:],
+          "y_test": np.arange(80, 100) % 10}
+  split = digits.random_split(usps)
+  again = digits.random_split(usps)
+  assert len(split["x_train"]) == 80 and len(split["x_test"]) == 20
+  np.testing.assert_array_equal(split["x_test"], again["x_test"])
+  everything = np.concatenate([split["x_train"], split["x_test"]]).ravel()
+  np.testing.assert_array_equal(np.sort(everything), np.arange(100))
+  np.testing.assert_array_equal(split["y_train"], split["x_train"].ravel() % 10)
+  assert not np.array_equal(np.sort(split["x_test"].ravel()), np.arange(80, 100))
+  task = tasks.DomainAdaptationTask(_uda_arrays(0), _uda_arrays(1), image_size=16,
+                                    usps_split="random")
+  assert task.describe()["usps_split"] == "random"
+  assert "usps_split" not in tasks.DomainAdaptationTask(_uda_arrays(0), _uda_arrays(1),
+                                                        image_size=16).describe()

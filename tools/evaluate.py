@@ -39,7 +39,8 @@ def _uda_task(configs):
   return flag_defs.load_uda_task(FLAGS.source or data.get("source"),
                                  FLAGS.target or data.get("target"), FLAGS.data_path_a,
                                  FLAGS.data_path_b, FLAGS.tfds_data_dir, model.image_size,
-                                 model.channels_a, model.channels_b)
+                                 model.channels_a, model.channels_b,
+                                 FLAGS.usps_split or data.get("usps_split", "esl"))
 
 
 def main(argv):

@@ -197,7 +197,8 @@ def load_task(height, width):
   if FLAGS.task == "uda":
     return flag_defs.load_uda_task(FLAGS.source, FLAGS.target, FLAGS.data_path_a,
                                    FLAGS.data_path_b, FLAGS.tfds_data_dir, height,
-                                   int(FLAGS.channels_a), int(FLAGS.channels_b))
+                                   int(FLAGS.channels_a), int(FLAGS.channels_b),
+                                   FLAGS.usps_split or "esl")
   from unit_tf import tasks  # pylint: disable=g-import-not-at-top
   from unit_tf.data import images as image_data  # pylint: disable=g-import-not-at-top
   from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top

@@ -154,11 +154,14 @@ class DomainAdaptationTask:
     image_size: both domains are resized to image_size x image_size (unit_tf.data.digits.prepare).
     channels_a, channels_b: channels of the source and target images.
     names: (source name, target name), recorded in the run's config.json.
+    usps_split: which USPS split the arrays hold ("esl" or "random", see
+      unit_tf.data.digits.random_split), recorded in config.json for evaluation.
   """
 
   def __init__(self, source, target, image_size=32, channels_a=1, channels_b=1,
-               names=("source", "target"), eval_batch_size=500):
+               names=("source", "target"), eval_batch_size=500, usps_split="esl"):
     self.names = tuple(names)
+    self.usps_split = usps_split  # recorded only: the caller has split the arrays already
     self.image_shape_a = (image_size, image_size, channels_a)
     self.image_shape_b = (image_size, image_size, channels_b)
     self.train_a = digits.prepare(source["x_train"], image_size, channels_a)
@@ -178,8 +181,11 @@ class DomainAdaptationTask:
 
   def describe(self):
     """What config.json records about the data (evaluate.py rebuilds the task from it)."""
-    return {"task": "uda", "source": self.names[0], "target": self.names[1],
-            "image_size": self.image_shape_a[0]}
+    described = {"task": "uda", "source": self.names[0], "target": self.names[1],
+                 "image_size": self.image_shape_a[0]}
+    if self.usps_split != "esl":  # earlier runs' config.json have no key: the ESL split
+      described["usps_split"] = self.usps_split
+    return described
 
   def train_dataset(self, batch_size, seed, start_batch=0):
     """Infinite (images_a [B, S, S, Ca], images_b [B, S, S, Cb], labels_a [B]) in [-1, 1],
