@@ -12,7 +12,8 @@ def _translator_for_shape(cache, model, direction, shape):
   """A tf.function translating [N, H, W, C] float images, traced once per model/direction/shape."""
   key = (id(model), direction, tuple(shape))
   if key not in cache:
-    cache[key] = tf.function(lambda images: model.translate(images, direction),
+    cache[key] = tf.function(  # float32 out whatever the compute precision
+        lambda images: tf.cast(model.translate(images, direction), tf.float32),
                              input_signature=[tf.TensorSpec([None] + list(shape), tf.float32)])
   return cache[key]
 

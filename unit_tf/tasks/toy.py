@@ -34,7 +34,7 @@ class ToyTask(Task):
     key = (id(model), direction)
     if key not in self._translators:
       self._translators[key] = tf.function(
-          lambda images: model.translate(images, direction),
+          lambda images: tf.cast(model.translate(images, direction), tf.float32),
           input_signature=[tf.TensorSpec([None, toy.IMAGE_SIZE, toy.IMAGE_SIZE, 3], tf.float32)])
     return self._translators[key]
 

@@ -114,7 +114,7 @@ class DomainAdaptationTask(Task):
     if key not in self._translators:
       shape = self.image_shape_a if direction == "a2b" else self.image_shape_b
       self._translators[key] = tf.function(
-          lambda images: model.translate(images, direction),
+          lambda images: tf.cast(model.translate(images, direction), tf.float32),
           input_signature=[tf.TensorSpec([None] + list(shape), tf.float32)])
     return self._translators[key]
 
