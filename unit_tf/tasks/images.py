@@ -14,7 +14,7 @@ def _translator_for_shape(cache, model, direction, shape):
   if key not in cache:
     cache[key] = tf.function(  # float32 out whatever the compute precision
         lambda images: tf.cast(model.translate(images, direction), tf.float32),
-                             input_signature=[tf.TensorSpec([None] + list(shape), tf.float32)])
+        input_signature=[tf.TensorSpec([None] + list(shape), tf.float32)])
   return cache[key]
 
 
