@@ -11,7 +11,6 @@ line, the same as JSON.
 
 import json
 import os
-import platform
 import tempfile
 
 from absl import app
@@ -33,13 +32,9 @@ flags.DEFINE_integer("repeats", 20, "Timed calls.", lower_bound=1)
 
 
 def _cpu():
-  try:
-    for line in open("/proc/cpuinfo"):
-      if line.startswith("model name"):
-        return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
-  except OSError:
-    pass
-  return f"{platform.processor() or platform.machine()} x {os.cpu_count()}"
+  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
+  info = hardware.cpu_info()
+  return f"{info.model} x {info.cores}"
 
 
 def main(argv):
