@@ -65,6 +65,18 @@ def test_generator_loss_is_non_saturating_by_hand():
                              rtol=1e-6)
 
 
+def test_one_kind_of_fake_gets_the_whole_weight_by_hand():
+  # Table 5's one-sided ablations: -log D(x) - log(1 - D(fake)) and -log D(fake)
+  real = tf.constant([[0.0]])
+  fake = tf.constant([[math.log(3.0)]])  # D = 3/4
+  np.testing.assert_allclose(losses.discriminator_loss(real, fake).numpy(),
+                             [math.log(2) + math.log(4)], rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_adversarial_loss(fake).numpy(),
+                             [math.log(4 / 3)], rtol=1e-6)
+  with pytest.raises(ValueError, match="at least one"):
+    losses.discriminator_loss(real)
+
+
 def test_patch_logits_are_averaged_per_example():
   # a 2x2 patch map: logits 0 (ln 2 each) and a large logit (~0) -> mean over the 4 positions
   logits = tf.reshape(tf.constant([0.0, 0.0, 30.0, 30.0]), [1, 2, 2, 1])

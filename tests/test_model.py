@@ -10,15 +10,16 @@ import tensorflow as tf
 
 from unit_tf import variants
 from unit_tf.config import LossConfig
+from unit_tf.paper.options import PaperOptions
 
 
 def _images(seed, n=4):
   return tf.random.stateless_uniform([n, 32, 32, 3], seed=[seed, 0], minval=-1.0, maxval=1.0)
 
 
-def _built(config, loss_config=LossConfig(), disc_steps=1, seed=0):
+def _built(config, loss_config=LossConfig(), disc_steps=1, seed=0, options=None):
   keras.utils.set_random_seed(seed)
-  model = variants.build_model(config, loss_config, disc_steps=disc_steps, seed=seed)
+  model = variants.build_model(config, loss_config, options, disc_steps=disc_steps, seed=seed)
   model.compile(keras.optimizers.Adam(1e-3, 0.5, 0.999), keras.optimizers.Adam(1e-3, 0.5, 0.999))
   model.build_for((32, 32, 3), (32, 32, 3))
   return model
@@ -108,6 +109,49 @@ def test_no_discriminators_trains_the_coupled_vaes(tiny_config):
   logs = model.train_step((_images(1, 8), _images(2, 8)))
   assert not any(_changed(d_before, model.discriminator_variables))
   assert "gan_a" not in logs and "d_loss" not in logs  # no adversarial term, no D update
+
+
+# Table 5's one-sided rows: drop_networks -> (the step's log keys, the directions it translates).
+ONE_SIDED = {
+    "E_a": ({"d_loss_a", "d_loss_b", "d_loss", "recon_b", "kl_b", "gan_a", "gan_b", "g_loss"},
+            ("b2a",)),
+    "E_b": ({"d_loss_a", "d_loss_b", "d_loss", "recon_a", "kl_a", "gan_a", "gan_b", "g_loss"},
+            ("a2b",)),
+    "G_a+D_a": ({"d_loss_b", "d_loss", "recon_b", "kl_a", "kl_b", "gan_b", "g_loss"}, ("a2b",)),
+    "G_b+D_b": ({"d_loss_a", "d_loss", "recon_a", "kl_a", "kl_b", "gan_a", "g_loss"}, ("b2a",)),
+}
+NETWORK_ATTRIBUTES = {"E_a": "encoder_a", "E_b": "encoder_b", "G_a": "generator_a",
+                      "G_b": "generator_b", "D_a": "discriminator_a", "D_b": "discriminator_b"}
+
+
+@pytest.mark.parametrize("drop", sorted(ONE_SIDED))
+def test_one_sided_ablation_trains_only_the_networks_it_keeps(tiny_config, drop):
+  options = PaperOptions(drop_networks=drop)
+  model = _built(tiny_config, options=options)
+  dropped = [n for n in NETWORK_ATTRIBUTES if n not in options.networks]
+  private = {n: [v for layer in getattr(model, NETWORK_ATTRIBUTES[n]).private
+                 for v in layer.trainable_variables] for n in NETWORK_ATTRIBUTES}
+  before = {n: _snapshot(v) for n, v in private.items()}
+  logs = model.train_step((_images(1, 8), _images(2, 8)))
+  expected_logs, directions = ONE_SIDED[drop]
+  assert set(logs) == expected_logs
+  assert all(np.isfinite(float(v)) for v in logs.values())
+  for name in NETWORK_ATTRIBUTES:
+    changed = _changed(before[name], private[name])
+    if name in dropped:
+      assert not any(changed), f"{name} was dropped but its private layers moved"
+    else:
+      assert all(changed), f"{name} is trained but a private variable did not move"
+  assert model.translation_directions == directions
+  missing = "a2b" if directions == ("b2a",) else "b2a"
+  with pytest.raises(ValueError, match=f"does not translate {missing}"):
+    model.translate(_images(3), missing)
+  assert model.translate(_images(3), directions[0]).shape == (4, 32, 32, 3)
+
+
+def test_one_sided_ablation_refuses_no_discriminators(tiny_config):
+  with pytest.raises(ValueError, match="needs the discriminators"):
+    _built(tiny_config, LossConfig(use_discriminators=False), options=PaperOptions("E_a"))
 
 
 def test_same_seed_same_result(tiny_config):

@@ -145,6 +145,9 @@ def test_evaluation_args_follow_the_task():
                                 "data_path": "ignored"}) == [
                                     "--task=uda", "--data_path_a=a.npz", "--data_path_b=b"]
   assert sweep.evaluation_args({"task": "images"}) is None
+  assert sweep.evaluation_args({"task": "toy"}, "s/eval_cache") == [
+      "--task=toy", "--metrics=toy,translation_accuracy", "--metrics_cache_dir=s/eval_cache"]
+  assert sweep.evaluation_args({"task": "uda"}, "c")[1] == "--metrics=accuracy,translation_accuracy"
 
 
 # ----- status ---------------------------------------------------------------------------------
@@ -278,6 +281,22 @@ def test_cells_mean_std_and_markdown(tmp_path):
   assert table[0] == "| lambda_kl | runs | m | paper | notes |"
   assert table[2] == "| 1 | 1/2 | 5 (1 run) | - | seed 1 failed: non-finite g_loss at step 3 |"
   assert table[3] == "| 0.1 | 2/2 | 2 ± 1.4 (n=2) | 7.5 |  |"
+
+
+def test_markdown_puts_the_papers_metrics_first_and_the_evaluation_context_below(tmp_path):
+  records = [_record("0.1", 0, {"z_m": 1.0, "a_extra": 2.0, "count": 200,
+                                "classifier_accuracy_b": 0.98}),
+             _record("1", 0, {"z_m": 3.0, "a_extra": 2.0, "count": 200,
+                              "classifier_accuracy_b": 0.99})]
+  rows = sweep.cells(records)
+  path = str(tmp_path / "results.md")
+  sweep.write_markdown(path, rows, paper=[sweep.parse_paper("lambda_kl=1: z_m=9")])
+  with open(path) as f:
+    text = f.read()
+  table = [l for l in text.splitlines() if l.startswith("|")]
+  assert table[0] == "| lambda_kl | runs | z_m | paper | a_extra | notes |"
+  # a_extra has one value in both runs but is a result: it stays in the table
+  assert "Evaluation: classifier_accuracy_b = 0.98 to 0.99, count = 200." in text
 
 
 def _read_csv(path):

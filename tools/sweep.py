@@ -52,12 +52,16 @@ flags.DEFINE_multi_string("paper", [], "The paper's figure for a cell, shown bes
                           "NAME1,NAME2=V1,V2: METRIC=VALUE, METRIC=VALUE. Repeatable.")
 flags.DEFINE_string("plot_x", None, "A swept flag for the x axis of results.png (default: the "
                     "first grid).")
+flags.DEFINE_bool("translation_accuracy", True, "Digit tasks: also report whether the digit "
+                  "survives translation (translation_accuracy_<dir>, classifier_fd_<dir>; "
+                  "unit_tf.metrics.digits), with one classifier per domain trained once in "
+                  "SWEEP_DIR/eval_cache.")
 flags.DEFINE_string("title", "Sweep results", "Title of results.md and results.png.")
 flags.DEFINE_float("progress_every", 60.0, "Seconds between progress lines (also one whenever "
                    "a run ends).", lower_bound=0.0)
 
 _OWN_FLAGS = ("sweep_dir", "grid", "seeds", "parallel", "report_only", "retry_failed", "paper",
-              "plot_x", "title", "progress_every")
+              "plot_x", "title", "progress_every", "translation_accuracy")
 
 
 def _parse(argv):
@@ -157,7 +161,9 @@ def _jobs(base, runs, effective):
         states["not trained (--report_only)"] += 1
       continue
     states[f"to {need}"] += 1
-    evaluate = sweep.evaluation_args(flags_of_run)
+    evaluate = sweep.evaluation_args(
+        flags_of_run, os.path.join(FLAGS.sweep_dir, "eval_cache")
+        if FLAGS.translation_accuracy else None)
     jobs.append(sweep.Job(
         record, model_dir,
         train=(_train_command() + base + list(planned[name].args) + [f"--model_dir={model_dir}"]

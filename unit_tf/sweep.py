@@ -320,17 +320,28 @@ def read_flags_file(path):
   return out
 
 
-def evaluation_args(effective):
+# The task's own metric in evaluate.py's --metrics.
+TASK_METRICS = {"toy": "toy", "uda": "accuracy"}
+
+
+def evaluation_args(effective, translation_cache_dir=None):
   """evaluate.py's flags for a run trained with `effective` flags ({name: value}), or None when
-  evaluate.py has no evaluation for its task (natural images: no metric yet)."""
+  evaluate.py has no evaluation for its task (natural images: no metric yet).
+
+  With `translation_cache_dir`, the digit tasks also report translation accuracy and the
+  classifier's Frechet distance (unit_tf.metrics.digits), their classifiers trained once for the
+  whole sweep in that directory."""
   task = effective.get("task", "toy")
-  if task not in ("toy", "uda"):
+  if task not in TASK_METRICS:
     return None
   names = ("data_path", "tfds_data_dir") if task == "toy" else (
       "data_path_a", "data_path_b", "tfds_data_dir")
   args = [f"--task={task}"] + [f"--{n}={effective[n]}" for n in names if effective.get(n)]
   if effective.get("eval_examples"):
     args.append(f"--eval_examples={effective['eval_examples']}")
+  if translation_cache_dir:
+    args += [f"--metrics={TASK_METRICS[task]},translation_accuracy",
+             f"--metrics_cache_dir={translation_cache_dir}"]
   return args
 
 
@@ -778,6 +789,9 @@ def write_markdown(path, rows, groups=(), paper=(), title="Sweep results", comma
   columns = flag_columns(records, groups)
   metrics = metric_names(records, paper)
   with_paper = [m for m in metrics if any(paper_value(paper, c, m) is not None for c in rows)]
+  context = context_metrics(records)
+  # the paper's metrics first, then ours; the evaluation's context goes below the table
+  metrics = with_paper + [m for m in metrics if m not in with_paper and m not in context]
   header = [*columns, "runs"]
   for metric in metrics:
     header += [metric] + (["paper"] if metric in with_paper else [])
@@ -799,7 +813,27 @@ def write_markdown(path, rows, groups=(), paper=(), title="Sweep results", comma
         row.append("-" if value is None else f"{value:g}")
     row.append(_notes(cell))
     lines.append("| " + " | ".join(row) + " |")
+  if context:
+    lines += ["", "Evaluation: " + ", ".join(
+        f"{name} = {low:.4g}" + (f" to {high:.4g}" if high != low else "")
+        for name, (low, high) in context.items()) + "."]
   _write_atomic(path, "\n".join(lines) + "\n")
+
+
+# Metrics that describe the evaluation, not the run: the number of test examples and the
+# evaluation classifier's accuracy on real target images (the ceiling of translation accuracy).
+CONTEXT_METRICS = ("count", "classifier_accuracy_")
+
+
+def context_metrics(records):
+  """{metric: (min, max)} over the finished runs of the CONTEXT_METRICS they report."""
+  values = {}
+  for record in records:
+    if record.state == FINISHED and record.metrics:
+      for name, value in record.metrics.items():
+        if any(name == c or (c.endswith("_") and name.startswith(c)) for c in CONTEXT_METRICS):
+          values.setdefault(name, []).append(float(value))
+  return {name: (min(v), max(v)) for name, v in sorted(values.items())}
 
 
 def _numeric(values):

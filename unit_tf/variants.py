@@ -1,7 +1,7 @@
 """The one place that names every variant: arch -> networks, model class, options, sharing, exports.
 
   variant  archs                        model        options       export families
-  paper    toy (Table 3),               PaperUNIT    -             translation
+  paper    toy (Table 3),               PaperUNIT    PaperOptions  translation
            paper_natural (Table 10)
   uda      digits_lenet (Table 6),      UdaUNIT      UdaOptions    translation, classification
            digits_svhn (Table 8)
@@ -23,6 +23,7 @@ from unit_tf.nips.model import NipsUNIT
 from unit_tf.nips.options import NipsOptions
 from unit_tf.paper import networks as paper_networks
 from unit_tf.paper.model import PaperUNIT
+from unit_tf.paper.options import PaperOptions
 from unit_tf.uda import export as uda_export
 from unit_tf.uda import networks as uda_networks
 from unit_tf.uda.model import UdaUNIT
@@ -61,7 +62,7 @@ class Variant:
 VARIANTS = (
     Variant("paper", paper_networks.PRESETS,
             lambda config, options: paper_networks.architecture(config),
-            paper_networks.build_networks, PaperUNIT),
+            paper_networks.build_networks, PaperUNIT, PaperOptions),
     Variant("uda", uda_networks.PRESETS, uda_networks.architecture,
             uda_networks.build_networks, UdaUNIT, UdaOptions,
             (signatures.translation_endpoints, uda_export.classification_endpoints)),

@@ -21,9 +21,14 @@ def image_grid(rows):
 
 
 def translation_grid(model, images_a, images_b):
-  """Rows a, aa (reconstruction), ab (translation), b, bb, ba for TensorBoard (latent means)."""
-  rows = [images_a, model.reconstruct(images_a, "a"), model.translate(images_a, "a2b"),
-          images_b, model.reconstruct(images_b, "b"), model.translate(images_b, "b2a")]
+  """Rows a, aa (reconstruction), ab (translation), b, bb, ba for TensorBoard (latent means);
+  without the ab or ba row for a model that does not translate that way (Table 5's one-sided
+  ablations)."""
+  rows = []
+  for domain, images, direction in (("a", images_a, "a2b"), ("b", images_b, "b2a")):
+    rows += [images, model.reconstruct(images, domain)]
+    if direction in model.translation_directions:
+      rows.append(model.translate(images, direction))
   return image_grid(rows)
 
 

@@ -52,28 +52,41 @@ def _sigmoid_ce(logits, label):
   return tf.reduce_mean(tf.reshape(ce, [tf.shape(ce)[0], -1]), axis=1)
 
 
-def discriminator_loss(real_logits, reconstruction_logits, translation_logits):
+def discriminator_loss(real_logits, *fake_logits):
   """The discriminator's side of Eq. 4 (or 5), negated to a loss to minimise:
 
   -log D(x) - 1/2 log(1 - D(G(z_same))) - 1/2 log(1 - D(G(z_other)))
 
-  with D = sigmoid(logits). Real images are labelled real; the domain's reconstructions and the
-  translations into the domain are both fake, weighted 1/2 each.
+  with D = sigmoid(logits), `fake_logits` = (reconstructions, translations into the domain): real
+  images are labelled real, both kinds of fake are fake, weighted 1/2 each. With one kind of fake
+  only (Table 5's one-sided ablations, where the other cannot be made) it gets the whole weight:
+  -log D(x) - log(1 - D(fake)).
   """
-  return (_sigmoid_ce(real_logits, 1.0) + 0.5 * _sigmoid_ce(reconstruction_logits, 0.0) +
-          0.5 * _sigmoid_ce(translation_logits, 0.0))
+  if not fake_logits:
+    raise ValueError("discriminator_loss needs at least one batch of fake logits")
+  weight = 1.0 / len(fake_logits)
+  loss = _sigmoid_ce(real_logits, 1.0)
+  for logits in fake_logits:
+    loss += weight * _sigmoid_ce(logits, 0.0)
+  return loss
 
 
-def generator_adversarial_loss(reconstruction_logits, translation_logits):
+def generator_adversarial_loss(*fake_logits):
   """The encoders'/generators' side of Eq. 4 (or 5), in the non-saturating form:
 
   -1/2 log D(G(z_same)) - 1/2 log D(G(z_other))
 
   instead of minimising log(1 - D(.)), whose gradient vanishes while D wins (Goodfellow et al. 2014,
-  Section 3); the fixed point is the same.
+  Section 3); the fixed point is the same. With one kind of fake only (Table 5's one-sided
+  ablations): -log D(fake).
   """
-  return (0.5 * _sigmoid_ce(reconstruction_logits, 1.0) +
-          0.5 * _sigmoid_ce(translation_logits, 1.0))
+  if not fake_logits:
+    raise ValueError("generator_adversarial_loss needs at least one batch of fake logits")
+  weight = 1.0 / len(fake_logits)
+  loss = 0.0
+  for logits in fake_logits:
+    loss += weight * _sigmoid_ce(logits, 1.0)
+  return loss
 
 
 # ----- Per-pixel means and multi-scale GAN losses -----

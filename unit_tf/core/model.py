@@ -92,6 +92,8 @@ class UNIT(keras.Model):
     self.reconstruction_loss = losses.RECONSTRUCTION_LOSSES[loss_config.recon_loss]
     self.disc_optimizer = None
     self.gen_optimizer = None
+    # The directions this model translates (a variant trained without some network has fewer).
+    self.translation_directions = ("a2b", "b2a")
 
   # ----- setup -----
 
@@ -299,6 +301,10 @@ class UNIT(keras.Model):
     generator (new noise each call). Any image size the architecture allows, at full resolution
     (see unit_tf.sizing).
     """
+    if direction in ("a2b", "b2a") and direction not in self.translation_directions:
+      raise ValueError(f"this model does not translate {direction}: it was trained without "
+                       f"the encoder or generator it needs (it translates "
+                       f"{', '.join(self.translation_directions)} only)")
     if direction == "a2b":
       encoder, generator, slot = self.encoder_a, self.generator_b, SLOT_A
     elif direction == "b2a":

@@ -188,7 +188,7 @@ def translation_endpoints(model, channels, sample=False):
   encoded_spec = tf.TensorSpec(None, tf.string, name=serving.IMAGES)
   extra = [tf.TensorSpec(None, tf.int64, name=serving.SEED)] if sample else []
   endpoints = {}
-  for direction in serving.TRANSLATIONS:
+  for direction in model.translation_directions:
     endpoints[direction] = (arrays_fn(direction), [image_spec] + extra)
     endpoints[f"{direction}_bytes"] = (bytes_fn(direction), [encoded_spec] + extra)
   return endpoints

@@ -39,16 +39,19 @@ class ToyTask(Task):
     return self._translators[key]
 
   def evaluate(self, model, max_examples=None):
-    """Mean toy distance of each direction over the first `max_examples` test digits (all if
-    None)."""
+    """Mean toy distance of each direction the model translates over the first `max_examples`
+    test digits (all if None); a direction it does not translate (Table 5's one-sided ablations)
+    has no metric."""
     total = len(self.domains.test_digits)
     count = total if max_examples is None else min(max_examples, total)
-    sums = {"a2b": 0.0, "b2a": 0.0}
+    sums = {d: 0.0 for d in ("a2b", "b2a") if d in model.translation_directions}
     for start in range(0, count, self.eval_batch_size):
       stop = min(start + self.eval_batch_size, count)
       images_a, images_b, truth_a2b, truth_b2a = self.domains.test_batch(start, stop)
       for direction, images, truth in (("a2b", images_a, truth_a2b),
                                        ("b2a", images_b, truth_b2a)):
+        if direction not in sums:
+          continue
         translated = self._translator(model, direction)(tf.convert_to_tensor(images))
         sums[direction] += float(np.sum(metrics.toy_distance(translated, truth)))
     return {f"toy_distance_{d}": s / count for d, s in sums.items()}
@@ -67,6 +70,8 @@ class ToyTask(Task):
     labels = self.domains.test_labels[:count]
     results = {"count": count}
     for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+      if direction not in model.translation_directions:
+        continue
       train_images, train_labels = self.domains.classifier_training_set(target)
       classifier, _, _ = digit_metrics.cached_classifier(
           cache_dir, f"toy_{target}", train_images, train_labels, epochs=classifier_epochs)
