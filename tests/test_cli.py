@@ -54,6 +54,10 @@ def test_train_resume_evaluate_and_tensorboard(tmp_path, tiny_npz):
               "perf/steps_per_sec", "eval/toy_distance_a2b", "eval/toy_distance_b2a"}
   assert expected <= scalars
   assert "translations/a_aa_ab_b_bb_ba" in images
+  # the same grid as a PNG (rows a, aa, ab, b, bb, ba of 8 test digits, 32x32 each)
+  for step in (2, 4):
+    png = tf.io.decode_png(tf.io.read_file(os.path.join(model_dir, "grids", f"step-{step}.png")))
+    assert png.shape == (6 * 32, 8 * 32, 3)
 
 
 @pytest.mark.parametrize("flag,message", [

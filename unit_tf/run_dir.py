@@ -7,6 +7,8 @@ Layout (`model_dir`):
   .lock                the pid and host of the training writing here (RunLock)
   checkpoints/         tf.train.CheckpointManager: model, both optimizers, step, noise RNG state
   train/               TensorBoard events: losses, steps_per_sec, image grids, eval metrics
+  grids/step-N.png     the image grid of step N, as TensorBoard shows it (rows a, aa, ab, b,
+                       bb, ba), for a look without TensorBoard
 """
 
 import contextlib
@@ -25,6 +27,7 @@ from unit_tf import variants
 
 CHECKPOINT_SUBDIR = "checkpoints"
 SUMMARY_SUBDIR = "train"
+GRID_SUBDIR = "grids"
 
 
 def load_configs(model_dir):

@@ -304,9 +304,12 @@ def _train_locked(model_dir, task, model_config, loss_config, train_config, stra
         interval_start, interval_steps = time.perf_counter(), 0
       if chief and every(train_config.image_every, step):
         began = time.perf_counter()
-        tf.summary.image("translations/a_aa_ab_b_bb_ba",
-                         visualize.translation_grid(model, vis_a, vis_b), step=step)
-        logging.info("step %d: image grid written (%.1f s)", step, time.perf_counter() - began)
+        grid = visualize.translation_grid(model, vis_a, vis_b)
+        tf.summary.image("translations/a_aa_ab_b_bb_ba", grid, step=step)
+        grid_path = os.path.join(model_dir, run_dir.GRID_SUBDIR, f"step-{step}.png")
+        visualize.write_png(grid_path, grid)
+        logging.info("step %d: image grid written to TensorBoard and %s (%.1f s)", step,
+                     grid_path, time.perf_counter() - began)
       if chief and every(train_config.eval_every, step):
         logging.info("step %d: evaluating on up to %d test examples ...", step,
                      train_config.eval_examples)

@@ -1,5 +1,7 @@
 """Image grids for TensorBoard and side-by-side outputs."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -36,3 +38,11 @@ def to_uint8(images):
   """[-1, 1] float images -> uint8 0..255 numpy."""
   x = (np.asarray(images, np.float32) + 1.0) * 127.5
   return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def write_png(path, grid):
+  """Writes a [1, H, W, 3] grid in [0, 1] (image_grid's output) as a PNG, atomically."""
+  pixels = tf.cast(tf.round(tf.clip_by_value(grid[0], 0.0, 1.0) * 255.0), tf.uint8)
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  tf.io.write_file(path + ".tmp", tf.io.encode_png(pixels))
+  os.replace(path + ".tmp", path)
