@@ -219,9 +219,12 @@ def test_translation_quality_streams_batches_and_checks_counts():
                                      kid_subset_size=10)
   assert same["count_translated"] == same["count_real"] == 24
   assert same["fid"] == pytest.approx(0.0, abs=1e-9)
+  calls = []
   moved = quality.translation_quality(lambda x: x + 1.0, source, real, extractor, kid_subsets=5,
-                                      kid_subset_size=10)
+                                      kid_subset_size=10, progress=lambda *a: calls.append(a))
   assert moved["fid"] > 10 and moved["kid"] > 0
+  assert calls == [("translated", 8), ("translated", 16), ("translated", 24), ("real", 8),
+                   ("real", 16), ("real", 24)]
   with pytest.raises(ValueError, match="KID with subsets of 100 needs at least 100 images on each "
                      "side, got 24 source and 24 real"):
     quality.translation_quality(lambda x: x, source, real, extractor, kid_subset_size=100)

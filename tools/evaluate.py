@@ -137,6 +137,24 @@ def _uda_target_train(configs):
           raw["y_train"])
 
 
+def _progress_logger(direction, totals, every_seconds=15.0):
+  """progress(stage, done) for quality.translation_quality: one log line at most every
+  `every_seconds`, and one when a stage is complete."""
+  import time  # pylint: disable=g-import-not-at-top
+  state = {"last": time.monotonic(), "start": time.monotonic()}
+
+  def progress(stage, done):
+    now = time.monotonic()
+    if done < totals[stage] and now - state["last"] < every_seconds:
+      return
+    state["last"] = now
+    what = (f"{direction}: translated and featurized" if stage == "translated" else
+            f"{direction}: featurized real target")
+    logging.info("%s %d/%d images (%.0f s)", what, done, totals[stage], now - state["start"])
+
+  return progress
+
+
 def _image_quality(model, configs, metrics):
   """FID / KID in both directions (see the module docstring)."""
   import os  # pylint: disable=g-import-not-at-top
@@ -177,10 +195,14 @@ def _image_quality(model, configs, metrics):
 
   results = {}
   for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+    if direction not in model.translation_directions:
+      continue
     translate = tf.function(lambda x, d=direction: model.translate(x, d))
+    totals = {"translated": len(domains[source].paths), "real": len(domains[target].paths)}
     scores = quality.translation_quality(translate, batches(domains[source]),
                                          batches(domains[target]), extractor, metrics,
-                                         FLAGS.kid_subsets, FLAGS.kid_subset_size)
+                                         FLAGS.kid_subsets, FLAGS.kid_subset_size,
+                                         progress=_progress_logger(direction, totals))
     results.update(quality.named_by_direction(scores, direction, target))
   return results
 

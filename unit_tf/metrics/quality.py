@@ -19,12 +19,15 @@ from unit_tf.metrics import distances
 METRICS = ("fid", "kid")
 
 
-def features_of(batches, extractor, transform=None):
+def features_of(batches, extractor, transform=None, progress=None):
   """Concatenated extractor features [N, D] of every batch (after `transform`, e.g. a
-  translation)."""
-  out = []
+  translation); `progress(images done)` is called after each batch if given."""
+  out, done = [], 0
   for batch in batches:
     out.append(np.asarray(extractor(transform(batch) if transform else batch), np.float64))
+    done += len(out[-1])
+    if progress is not None:
+      progress(done)
   if not out:
     raise ValueError("no images to extract features from")
   return np.concatenate(out)
@@ -45,7 +48,7 @@ def check_counts(metrics, count_source, count_real, kid_subset_size):
 
 
 def translation_quality(translate, source_batches, real_batches, extractor, metrics=METRICS,
-                        kid_subsets=100, kid_subset_size=1000, seed=0):
+                        kid_subsets=100, kid_subset_size=1000, seed=0, progress=None):
   """{"fid", "kid", "kid_std", "count_translated", "count_real"} (see the module docstring).
 
   Args:
@@ -54,9 +57,13 @@ def translation_quality(translate, source_batches, real_batches, extractor, metr
     extractor: images -> [n, D] features (e.g. `inception.InceptionFeatures`).
     metrics: which of "fid", "kid".
     kid_subsets, kid_subset_size, seed: KID's subsets (`distances.kernel_distance`).
+    progress: if given, `progress(stage, images done)` after each batch, stage "translated" or
+      "real".
   """
-  translated = features_of(source_batches, extractor, translate)
-  real = features_of(real_batches, extractor)
+  translated = features_of(source_batches, extractor, translate,
+                           progress=progress and (lambda n: progress("translated", n)))
+  real = features_of(real_batches, extractor,
+                     progress=progress and (lambda n: progress("real", n)))
   check_counts(metrics, len(translated), len(real), kid_subset_size)
   out = {"count_translated": int(len(translated)), "count_real": int(len(real))}
   if "fid" in metrics:
