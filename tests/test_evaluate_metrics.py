@@ -78,3 +78,24 @@ def test_translation_accuracy_of_a_toy_run(tmp_path, tiny_npz):
   bad = _run("evaluate.py", f"--model_dir={model_dir}", f"--data_path={tiny_npz}",
              "--metrics=fid", check=False)
   assert bad.returncode != 0 and "--task=toy computes toy, translation_accuracy" in bad.stderr
+
+
+def test_translation_accuracy_of_a_domain_adaptation_run_in_tensorboard(tmp_path):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from conftest import tiny_mnist  # pylint: disable=g-import-not-at-top
+  from test_uda import UDA_TINY  # pylint: disable=g-import-not-at-top
+  mnist_path, usps_path = tmp_path / "mnist.npz", tmp_path / "usps.npz"
+  np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
+  usps = tiny_mnist(n_train=32, n_test=8, seed=1)
+  np.savez(usps_path, **{k: (v[:, 6:22, 6:22] if k.startswith("x_") else v)
+                         for k, v in usps.items()})
+  model_dir = str(tmp_path / "run")
+  _run("train.py", f"--model_dir={model_dir}", f"--data_path_a={mnist_path}",
+       f"--data_path_b={usps_path}", "--eval_quality=translation_accuracy",
+       "--classifier_epochs=1", *UDA_TINY)
+  scalars, _ = _event_tags(model_dir)
+  assert {"eval/target_accuracy", "eval/translation_accuracy_a2b",
+          "eval/translation_accuracy_b2a", "eval/classifier_fd_a2b"} <= scalars
+  names = sorted(n for n in os.listdir(os.path.join(model_dir, "eval_cache"))
+                 if n.endswith(".weights.h5"))
+  assert len(names) == 2 and any("usps_b" in n for n in names)

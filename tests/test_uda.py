@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_tool, tiny_mnist
+from conftest import REPO, run_tool, tiny_mnist
 import tfserving_json
 from unit_tf import serving
 from unit_tf import run_dir
@@ -436,3 +436,18 @@ def test_usps_random_split_is_4_to_1_fixed_and_recorded():
   assert task.describe()["usps_split"] == "random"
   assert "usps_split" not in uda_task.DomainAdaptationTask(_uda_arrays(0), _uda_arrays(1),
                                                            image_size=16).describe()
+
+
+def test_evaluation_classifier_digits_follow_the_runs_usps_split(tmp_path, monkeypatch):
+  # The translation-accuracy classifier of a USPS target trains on the run's training split:
+  # with --usps_split=random that is 80 % of all digits, never the test digits of that split.
+  monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
+  import flag_defs  # pylint: disable=g-import-not-at-top
+  usps = tiny_mnist(n_train=30, n_test=10, seed=1)
+  path = tmp_path / "usps.npz"
+  np.savez(path, **{k: (v[:, 6:22, 6:22] if k.startswith("x_") else v) for k, v in usps.items()})
+  esl_images, esl_labels = flag_defs.load_uda_target_train("usps", str(path), None, 32, 1)
+  assert esl_images.shape == (30, 32, 32, 1) and len(esl_labels) == 30
+  random_images, random_labels = flag_defs.load_uda_target_train("usps", str(path), None, 32, 1,
+                                                                 usps_split="random")
+  assert random_images.shape == (32, 32, 32, 1) and len(random_labels) == 32  # 0.8 * 40

@@ -124,17 +124,12 @@ def _metrics():
 
 
 def _uda_target_train(configs):
-  """The target's labelled training digits, for the evaluation classifier only."""
-  from unit_tf.data import digits  # pylint: disable=g-import-not-at-top
-  from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
+  """The target's labelled training digits, split as the run was, for the evaluation classifier
+  only."""
   data, model = configs.get("data") or {}, configs["model"]
-  target = FLAGS.target or data.get("target")
-  try:
-    raw = digits.load_domain(target, FLAGS.data_path_b, FLAGS.tfds_data_dir, flag="--data_path_b")
-  except DataError as e:
-    raise SystemExit(f"error: {e}") from None
-  return (digits.prepare(raw["x_train"], model.image_size, model.channels_b),
-          raw["y_train"])
+  return flag_defs.load_uda_target_train(
+      FLAGS.target or data.get("target"), FLAGS.data_path_b, FLAGS.tfds_data_dir,
+      model.image_size, model.channels_b, FLAGS.usps_split or data.get("usps_split", "esl"))
 
 
 def _progress_logger(direction, totals, every_seconds=15.0):

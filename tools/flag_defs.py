@@ -85,6 +85,22 @@ def load_uda_task(source, target, data_path_a, data_path_b, tfds_data_dir, image
     raise SystemExit(f"error: {e}") from None
 
 
+def load_uda_target_train(target, data_path_b, tfds_data_dir, image_size, channels_b,
+                          usps_split="esl"):
+  """The target's labelled training digits (uint8 images prepared as the task's, labels), split
+  as the run's task (`usps_split`), for the translation-accuracy classifier only: they never
+  reach the model."""
+  from unit_tf.data import digits  # pylint: disable=g-import-not-at-top
+  from unit_tf.data.errors import DataError  # pylint: disable=g-import-not-at-top
+  try:
+    raw = digits.load_domain(target, data_path_b, tfds_data_dir, flag="--data_path_b")
+  except DataError as e:
+    raise SystemExit(f"error: {e}") from None
+  if target == "usps" and usps_split == "random":
+    raw = digits.random_split(raw)
+  return digits.prepare(raw["x_train"], image_size, channels_b), raw["y_train"]
+
+
 def define_quality_flags():
   """Flags of the quality metrics (evaluate.py; train.py's --eval_quality)."""
   flags.DEFINE_string("metrics_cache_dir", None, "Where evaluation classifiers are cached "
@@ -99,9 +115,12 @@ def define_quality_flags():
                        "least this many).", lower_bound=2)
 
 
-def with_quality_metrics(task, metrics, model_dir):
-  """`task` evaluating also `metrics` (translation_accuracy for toy; fid, kid for image folders
-  and CelebA), for TensorBoard; weights and image counts are checked here, before training."""
+def with_quality_metrics(task, metrics, model_dir, uda_target_train=None):
+  """`task` evaluating also `metrics` (translation_accuracy for toy and uda; fid, kid for image
+  folders and CelebA), for TensorBoard; weights, data and image counts are checked here, before
+  training. `uda_target_train()` loads the target's labelled training digits (see
+  load_uda_target_train) for a domain-adaptation task."""
+  from unit_tf.uda import task as uda_task  # pylint: disable=g-import-not-at-top
   from unit_tf import tasks  # pylint: disable=g-import-not-at-top
   from unit_tf.metrics import inception  # pylint: disable=g-import-not-at-top
   from unit_tf.metrics import quality  # pylint: disable=g-import-not-at-top
@@ -110,6 +129,11 @@ def with_quality_metrics(task, metrics, model_dir):
   if isinstance(task, tasks.ToyTask) and list(metrics) == ["translation_accuracy"]:
     return quality_task.WithQualityMetrics(task, lambda model, n: task.translation_metrics(
         model, cache_dir, n, FLAGS.classifier_epochs))
+  if (isinstance(task, uda_task.DomainAdaptationTask) and list(metrics) == ["translation_accuracy"]
+      and uda_target_train is not None):
+    target_train = uda_target_train()
+    return quality_task.WithQualityMetrics(task, lambda model, n: task.translation_metrics(
+        model, cache_dir, target_train, n, FLAGS.classifier_epochs))
   if isinstance(task, tasks.UnpairedImageTask) and set(metrics) <= set(quality.METRICS):
     try:
       for source, target in (("a", "b"), ("b", "a")):
@@ -121,4 +145,4 @@ def with_quality_metrics(task, metrics, model_dir):
     return quality_task.WithQualityMetrics(task, lambda model, n: task.quality_metrics(
         model, extractor, metrics, FLAGS.kid_subsets, FLAGS.kid_subset_size, n))
   raise SystemExit(f"error: --eval_quality={','.join(metrics)} is not available for this task "
-                   "(toy: translation_accuracy; images / celeba: fid, kid)")
+                   "(toy, uda: translation_accuracy; images / celeba: fid, kid)")

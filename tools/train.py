@@ -103,7 +103,11 @@ def main(argv):
                         lock.previous.get("host"))
     task = experiment_flags.load_task(height, width)
     if FLAGS.eval_quality:
-      task = flag_defs.with_quality_metrics(task, FLAGS.eval_quality, model_dir)
+      task = flag_defs.with_quality_metrics(
+          task, FLAGS.eval_quality, model_dir, uda_target_train=lambda: (
+              flag_defs.load_uda_target_train(
+                  FLAGS.target, FLAGS.data_path_b, FLAGS.tfds_data_dir, model_config.image_size,
+                  model_config.channels_b, FLAGS.usps_split or "esl")))
     if chief:
       _write_effective_flags(model_dir)
     logs = training.train(model_dir, task, model_config, loss_config, train_config,
