@@ -30,6 +30,31 @@ RUN_NAMES = ["lambda_kl=0.0001,seed=0", "lambda_kl=0.001,seed=0"]
 
 # ----- grids and plans ----------------------------------------------------------------------
 
+def test_every_sweep_config_plans_and_each_paper_figure_names_one_of_its_cells():
+  known = sweep.query_flags([sys.executable, os.path.join(REPO, "tools", "train.py")],
+                            [f"--flagfile={os.path.join(REPO, 'configs', 'mnist_toy.flags')}"],
+                            env=TOOL_ENV)
+  configs = sorted(glob.glob(os.path.join(REPO, "configs", "sweeps", "*.flags")))
+  assert len(configs) == 5
+  for path in configs:
+    lines = [l.strip() for l in open(path) if l.strip() and not l.startswith("#")]
+    values = lambda name: [l.split("=", 1)[1] for l in lines if l.startswith(f"--{name}=")]  # pylint: disable=cell-var-from-loop,unnecessary-lambda-assignment
+    runs = sweep.plan([sweep.parse_grid(g) for g in values("grid")],
+                      sweep.parse_seeds(values("seeds")[0].split(",")), set(known))
+    for run in runs:
+      sweep.effective_flags(known, run)  # every cell's values pass train.py's checks
+    cells = sweep.cells([sweep.RunRecord.for_run(r, 1) for r in runs], runs)
+    with_figure = set()
+    for where, _ in map(sweep.parse_paper, values("paper")):
+      matching = [c.items for c in cells if all(
+          sweep.canonical(c.value(k) or "") == sweep.canonical(v) for k, v in where.items())]
+      assert len(matching) <= 1, (path, where)
+      # table4.flags keeps the figures of the n_D = 0 rows it does not train by default
+      assert matching or os.path.basename(path) == "table4.flags", (path, where)
+      with_figure.update(matching)
+    if values("paper"):
+      assert with_figure == {c.items for c in cells}, path  # every cell beside the paper
+
 def test_grid_single_flag_and_tied_flags():
   group = sweep.parse_grid("n_shared_dis=4,0")
   assert group.names == ("n_shared_dis",) and group.values == (("4",), ("0",))
