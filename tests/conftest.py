@@ -32,6 +32,20 @@ def tiny_mnist(n_train=64, n_test=16, seed=0):
           "x_test": digits(n_test), "y_test": rng.integers(0, 10, n_test)}
 
 
+def tiny_usps(n_train=32, n_test=8, seed=1):
+  """USPS-shaped blobs (16x16 crops of tiny_mnist)."""
+  return {k: (v[:, 6:22, 6:22] if k.startswith("x_") else v)
+          for k, v in tiny_mnist(n_train, n_test, seed).items()}
+
+
+def write_tiny_digit_sets(directory):
+  """(mnist.npz, usps.npz) paths of tiny MNIST / USPS stand-ins written into `directory`."""
+  mnist_path, usps_path = directory / "mnist.npz", directory / "usps.npz"
+  np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
+  np.savez(usps_path, **tiny_usps())
+  return mnist_path, usps_path
+
+
 @pytest.fixture
 def mnist_arrays():
   return tiny_mnist()

@@ -81,14 +81,9 @@ def test_translation_accuracy_of_a_toy_run(tmp_path, tiny_npz):
 
 
 def test_translation_accuracy_of_a_domain_adaptation_run_in_tensorboard(tmp_path):
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from conftest import tiny_mnist  # pylint: disable=g-import-not-at-top
+  from conftest import write_tiny_digit_sets  # pylint: disable=g-import-not-at-top
   from test_uda import UDA_TINY  # pylint: disable=g-import-not-at-top
-  mnist_path, usps_path = tmp_path / "mnist.npz", tmp_path / "usps.npz"
-  np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
-  usps = tiny_mnist(n_train=32, n_test=8, seed=1)
-  np.savez(usps_path, **{k: (v[:, 6:22, 6:22] if k.startswith("x_") else v)
-                         for k, v in usps.items()})
+  mnist_path, usps_path = write_tiny_digit_sets(tmp_path)
   model_dir = str(tmp_path / "run")
   _run("train.py", f"--model_dir={model_dir}", f"--data_path_a={mnist_path}",
        f"--data_path_b={usps_path}", "--eval_quality=translation_accuracy",

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, TOOL_ENV, run_tool, tiny_mnist
+from conftest import REPO, TOOL_ENV, run_tool, tiny_mnist, write_tiny_digit_sets
 from unit_tf import sweep
 
 TINY = ["--gen_filters=8", "--dis_filters=8", "--batch_size=4", "--log_every=1",
@@ -535,11 +535,7 @@ def test_usage_errors_before_any_run(tmp_path, tiny_data, extra, message):
 
 @pytest.mark.slow  # whole sweeps of tiny train.py/evaluate.py runs: minutes on 2 cores
 def test_domain_adaptation_sweep_reports_accuracies(tmp_path):
-  mnist_path, usps_path = tmp_path / "mnist.npz", tmp_path / "usps.npz"
-  np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
-  usps = tiny_mnist(n_train=32, n_test=8, seed=1)
-  np.savez(usps_path, **{k: (v[:, 6:22, 6:22] if k.startswith("x_") else v)
-                         for k, v in usps.items()})
+  mnist_path, usps_path = write_tiny_digit_sets(tmp_path)
   sweep_dir = str(tmp_path / "uda")
   run_tool("sweep.py", f"--sweep_dir={sweep_dir}", "--task=uda", "--arch=digits_lenet",
            "--source=mnist", "--target=usps", "--channels_a=1", "--channels_b=1",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, run_tool, tiny_mnist
+from conftest import REPO, run_tool, tiny_usps, write_tiny_digit_sets
 import tfserving_json
 from unit_tf import serving
 from unit_tf import run_dir
@@ -242,11 +242,7 @@ UDA_TINY = ["--task=uda", "--arch=digits_lenet", "--source=mnist", "--target=usp
 
 
 def test_cli_train_evaluate_export_classify(tmp_path):
-  mnist_path, usps_path = tmp_path / "mnist.npz", tmp_path / "usps.npz"
-  np.savez(mnist_path, **tiny_mnist(n_train=32, n_test=8))
-  usps = tiny_mnist(n_train=32, n_test=8, seed=1)
-  usps = {k: (v[:, 6:22, 6:22] if k.startswith("x_") else v) for k, v in usps.items()}
-  np.savez(usps_path, **usps)
+  mnist_path, usps_path = write_tiny_digit_sets(tmp_path)
   model_dir = str(tmp_path / "run")
   data = [f"--data_path_a={mnist_path}", f"--data_path_b={usps_path}"]
   proc = run_tool("train.py", f"--model_dir={model_dir}", *data, *UDA_TINY)
@@ -443,9 +439,8 @@ def test_evaluation_classifier_digits_follow_the_runs_usps_split(tmp_path, monke
   # with --usps_split=random that is 80 % of all digits, never the test digits of that split.
   monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
   import flag_defs  # pylint: disable=g-import-not-at-top
-  usps = tiny_mnist(n_train=30, n_test=10, seed=1)
   path = tmp_path / "usps.npz"
-  np.savez(path, **{k: (v[:, 6:22, 6:22] if k.startswith("x_") else v) for k, v in usps.items()})
+  np.savez(path, **tiny_usps(n_train=30, n_test=10))
   esl_images, esl_labels = flag_defs.load_uda_target_train("usps", str(path), None, 32, 1)
   assert esl_images.shape == (30, 32, 32, 1) and len(esl_labels) == 30
   random_images, random_labels = flag_defs.load_uda_target_train("usps", str(path), None, 32, 1,
