@@ -277,6 +277,7 @@ class _IdentityModel:
 
   fixed_size = None
   image_multiple = 1
+  translation_directions = ("a2b", "b2a")
 
   def translate(self, images, direction, sample=False, seed=None):
     del direction, sample, seed

@@ -96,6 +96,8 @@ class _GroundTruthTranslator:
   """Knows the toy task's true translation: a->b is the edge map of the input's intensity;
   b->a looks the digit up from its edge map."""
 
+  translation_directions = ("a2b", "b2a")
+
   def __init__(self, domains):
     self.digit_of_edges = {e.tobytes(): d for e, d in zip(domains.test_edges,
                                                          domains.test_digits)}
@@ -114,6 +116,8 @@ class _GroundTruthTranslator:
 
 class _Identity:
 
+  translation_directions = ("a2b", "b2a")
+
   def translate(self, images, direction):
     del direction
     return images
@@ -128,3 +132,6 @@ def test_task_evaluate_ground_truth_zero_identity_large(mnist_arrays):
   identity = task.evaluate(_Identity())
   assert identity["toy_distance_a2b"] > 3.0 and identity["toy_distance_b2a"] > 3.0
   assert task.evaluate(_Identity(), max_examples=7).keys() == identity.keys()
+  one_sided = _Identity()
+  one_sided.translation_directions = ("b2a",)  # Table 5's one-sided rows translate one way
+  assert task.evaluate(one_sided) == {"toy_distance_b2a": identity["toy_distance_b2a"]}
