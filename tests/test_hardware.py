@@ -97,6 +97,9 @@ def test_this_machine_is_described():
   assert cpu.cores >= 1 and cpu.model
   assert isinstance(hardware.onednn_enabled(), (bool, type(None)))
   assert set(hardware.threads()) == {"intra_op", "inter_op"}
+  # TensorFlow's thread environment variables count when the API leaves the pools at 0
+  assert hardware.threads({"TF_NUM_INTRAOP_THREADS": "1"}) == {"intra_op": 1, "inter_op": 0}
+  assert hardware.threads({"TF_NUM_INTEROP_THREADS": "x"})["inter_op"] == 0
 
 
 def test_the_flag_default_auto_reaches_the_library_resolved(monkeypatch):

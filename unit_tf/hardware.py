@@ -186,11 +186,23 @@ def onednn_enabled():
   return bool(_pywrap_util_port.IsMklEnabled())
 
 
-def threads():
-  """{"intra_op", "inter_op"} as TensorFlow is configured (0 = its default: one per core)."""
+# Environment variables TensorFlow reads for its thread pools when the API leaves them at 0.
+THREAD_ENV = {"intra_op": "TF_NUM_INTRAOP_THREADS", "inter_op": "TF_NUM_INTEROP_THREADS"}
+
+
+def threads(env=None):
+  """{"intra_op", "inter_op"}: the count set with tf.config.threading, else the one TensorFlow
+  takes from TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, else 0 (its default: one per
+  core)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-          "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+  env = os.environ if env is None else env
+  configured = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+  out = {}
+  for pool, count in configured.items():
+    text = env.get(THREAD_ENV[pool], "")
+    out[pool] = count or (int(text) if text.strip().isdigit() else 0)
+  return out
 
 
 def describe(cpu, gpu_list, onednn, thread_settings, env=None):
