@@ -309,9 +309,9 @@ def test_cells_mean_std_and_markdown(tmp_path):
 
 
 def test_markdown_puts_the_papers_metrics_first_and_the_evaluation_context_below(tmp_path):
-  records = [_record("0.1", 0, {"z_m": 1.0, "a_extra": 2.0, "count": 200,
+  records = [_record("0.1", 0, {"z_m": 1.0, "a_extra": 2.0, "count": 10000,
                                 "classifier_accuracy_b": 0.98}),
-             _record("1", 0, {"z_m": 3.0, "a_extra": 2.0, "count": 200,
+             _record("1", 0, {"z_m": 3.0, "a_extra": 2.0, "count": 10000,
                               "classifier_accuracy_b": 0.99})]
   rows = sweep.cells(records)
   path = str(tmp_path / "results.md")
@@ -321,7 +321,7 @@ def test_markdown_puts_the_papers_metrics_first_and_the_evaluation_context_below
   table = [l for l in text.splitlines() if l.startswith("|")]
   assert table[0] == "| lambda_kl | runs | z_m | paper | a_extra | notes |"
   # a_extra has one value in both runs but is a result: it stays in the table
-  assert "Evaluation: classifier_accuracy_b = 0.98 to 0.99, count = 200." in text
+  assert "Evaluation: classifier_accuracy_b = 0.98 to 0.99, count = 10000." in text
 
 
 def _read_csv(path):

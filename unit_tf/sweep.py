@@ -815,7 +815,7 @@ def write_markdown(path, rows, groups=(), paper=(), title="Sweep results", comma
     lines.append("| " + " | ".join(row) + " |")
   if context:
     lines += ["", "Evaluation: " + ", ".join(
-        f"{name} = {low:.4g}" + (f" to {high:.4g}" if high != low else "")
+        f"{name} = {_context_value(low)}" + (f" to {_context_value(high)}" if high != low else "")
         for name, (low, high) in context.items()) + "."]
   _write_atomic(path, "\n".join(lines) + "\n")
 
@@ -823,6 +823,10 @@ def write_markdown(path, rows, groups=(), paper=(), title="Sweep results", comma
 # Metrics that describe the evaluation, not the run: the number of test examples and the
 # evaluation classifier's accuracy on real target images (the ceiling of translation accuracy).
 CONTEXT_METRICS = ("count", "classifier_accuracy_")
+
+
+def _context_value(value):
+  return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
 
 
 def context_metrics(records):
