@@ -9,6 +9,10 @@ confuses an output and an input of the same name and fails with "graph input 'im
 exist".)
 """
 
+import contextlib
+import os
+import shutil
+
 import tensorflow as tf
 
 from unit_tf import run_dir
@@ -68,3 +72,17 @@ def restore(model_dir, step=None):
   model, configs, restored_step = run_dir.restore_for_inference(model_dir, step)
   model_config = configs["model"]
   return model, {"a": model_config.channels_a, "b": model_config.channels_b}, restored_step
+
+
+@contextlib.contextmanager
+def staged_saved_model(out_dir, model, height, width, channels, directions):
+  """Yields (SavedModel path, {direction: function}): the fixed-size translators of `directions`
+  written as a SavedModel under `out_dir` for a converter to read, removed afterwards."""
+  named = functions(model, height, width, channels, directions)
+  os.makedirs(out_dir, exist_ok=True)
+  staging = os.path.join(out_dir, f".saved_model-{os.getpid()}")
+  try:
+    write_saved_model(staging, model, named)
+    yield staging, named
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)

@@ -21,7 +21,6 @@ A LiteRT interpreter given the wrong shape or dtype fails with its own terse mes
 
 import json
 import os
-import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -61,12 +60,9 @@ def export_model(model, out_dir, height, width, channels, quantizations=("float3
     if quantization not in QUANTIZATIONS:
       raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}, got "
                        f"{quantization!r}")
-  named = fixed.functions(model, height, width, channels, directions)
-  os.makedirs(out_dir, exist_ok=True)
-  staging = os.path.join(out_dir, f".saved_model-{os.getpid()}")
   paths = []
-  try:
-    fixed.write_saved_model(staging, model, named)
+  with fixed.staged_saved_model(out_dir, model, height, width, channels,
+                                directions) as (staging, named):
     for direction in named:
       for quantization in quantizations:
         path = os.path.join(out_dir, file_name(direction, quantization))
@@ -74,8 +70,6 @@ def export_model(model, out_dir, height, width, channels, quantizations=("float3
           f.write(convert(staging, direction, quantization))
         os.replace(path + ".tmp", path)
         paths.append(path)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
   with open(os.path.join(out_dir, "litert.json"), "w") as f:
     json.dump({"height": height, "width": width, "channels": channels,
                "files": [os.path.basename(p) for p in paths]}, f, indent=2)

@@ -11,7 +11,6 @@ einsum, is left a graph input instead of a constant), while converting the Saved
 """
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -38,19 +37,14 @@ def convert(saved_model, signature, path, opset=DEFAULT_OPSET):
 def export_model(model, out_dir, height, width, channels, directions=tuple(fixed.DIRECTIONS),
                  opset=DEFAULT_OPSET):
   """Writes <out_dir>/<direction>.onnx for each direction of a built model; returns the paths."""
-  named = fixed.functions(model, height, width, channels, directions)
-  os.makedirs(out_dir, exist_ok=True)
-  staging = os.path.join(out_dir, f".saved_model-{os.getpid()}")
   paths = []
-  try:
-    fixed.write_saved_model(staging, model, named)
+  with fixed.staged_saved_model(out_dir, model, height, width, channels,
+                                directions) as (staging, named):
     for direction in named:
       path = os.path.join(out_dir, f"{direction}.onnx")
       convert(staging, direction, path + ".tmp", opset)
       os.replace(path + ".tmp", path)
       paths.append(path)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
   return paths
 
 
