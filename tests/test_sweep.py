@@ -3,6 +3,7 @@
 parallel, the same sweep killed mid-way and rerun (skips the finished run, resumes the other from
 its checkpoint, same results), failed runs reported, usage errors before any run."""
 
+import contextlib
 import csv
 import glob
 import math
@@ -456,10 +457,8 @@ def test_killed_sweep_resumes_and_matches_uninterrupted(tmp_path, tiny_data, par
     while time.monotonic() < deadline and _group_alive(proc.pid):
       time.sleep(0.1)  # its training gets SIGTERM, saves a checkpoint and exits
   finally:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already: nothing to kill
       os.killpg(proc.pid, signal.SIGKILL)  # hang guard: nothing of the group may survive
-    except ProcessLookupError:
-      pass
   killed_at = sweep.checkpoint_step(os.path.join(sweep_dir, RUN_NAMES[1]))
   assert killed_at is not None and 5 <= killed_at < 24
   with open(second_log) as f:

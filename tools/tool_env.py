@@ -12,6 +12,7 @@ Import this first in a tool (before anything that imports TensorFlow):
   shell's convention for SIGINT) instead of a traceback.
 """
 
+import contextlib
 import os
 import sys
 
@@ -30,10 +31,8 @@ def _asks_for_verbosity(argv):
 def _flush_c_streams():
   """C's stdio buffers: TensorFlow's early messages may sit there until exit otherwise."""
   import ctypes  # pylint: disable=g-import-not-at-top
-  try:
+  with contextlib.suppress(OSError, AttributeError):  # no C library to flush: nothing buffered
     ctypes.CDLL(None).fflush(None)
-  except (OSError, AttributeError):
-    pass
 
 
 def _import_tensorflow_quietly():

@@ -242,10 +242,8 @@ class RunLock:
                  not _alive(int(owner.get("pid", -1))))
         if owner is None or stale or self.force:
           self.previous = owner
-          try:
+          with contextlib.suppress(FileNotFoundError):  # another process removed it first
             os.remove(self.path)
-          except FileNotFoundError:
-            pass
           continue
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner.get("started", 0)))
         raise RunDirError(
