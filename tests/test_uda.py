@@ -88,6 +88,34 @@ def test_translated_class_loss_reaches_the_target_discriminator():
   assert not np.allclose(kernels[0.0], kernels[1.0])
 
 
+def test_semantic_term_trains_the_generators_through_a_fixed_source_head():
+  """--lambda_semantic: D_a's class head on the translations, in the encoder/generator update. It
+  changes that update (the generators' weights differ from the same step without it), is logged,
+  and leaves every discriminator weight, the class head included, as it was."""
+  batch = (_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3]))
+  generator_weights = {}
+  for weight in (0.0, 1.0):
+    keras.utils.set_random_seed(0)
+    model = _built(TINY_LENET, UdaOptions(lambda_cls=1.0, lambda_semantic=weight))
+    model.build_for((32, 32, 1), (32, 32, 1))
+    before = [v.numpy().copy() for v in model.discriminator_variables]
+    logs = model.generator_update(batch)
+    assert ("semantic_loss" in logs) == (weight > 0)
+    if weight > 0:
+      assert float(logs["semantic_loss"]) > 0
+    for value, variable in zip(before, model.discriminator_variables):
+      np.testing.assert_array_equal(variable.numpy(), value)
+    generator_weights[weight] = [v.numpy() for v in model.generator_variables]
+  assert any(not np.allclose(x, y) for x, y in zip(*generator_weights.values()))
+
+
+def test_semantic_term_needs_labels():
+  assert UdaOptions(lambda_semantic=1.0).needs_labels
+  model = _built(TINY_LENET, UdaOptions(lambda_semantic=1.0))
+  logs = model.train_step((_images(4), _images(4, seed=1)))
+  assert "semantic_loss" not in logs
+
+
 def test_weight_decay_adds_the_coupled_l2_gradient():
   """With weight_decay, a D update on the same batch moves each weight by Adam's normalized
   (g + wd * w); a large wd pulls D_b's private kernel towards zero."""

@@ -129,4 +129,10 @@ class PaperUNIT(UNIT):
            for d in ("a", "b") if f"D_{d}" in trained}
     if gan:
       groups.append((cfg.lambda_gan, gan))
-    return groups, {}
+    return groups + self.generator_extra_terms(batch, outputs), {}
+
+  def generator_extra_terms(self, batch, outputs):
+    """Further (weight, {name: [N] losses}) groups of the encoder/generator update, from the
+    batch and its forward pass; none in the paper's objective (a subclass adds its own)."""
+    del batch, outputs
+    return []

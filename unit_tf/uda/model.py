@@ -9,13 +9,21 @@ example:
   lambda_feature        * feature_loss         D_b's features of a->b against D_a's of a->a, and
                                                D_a's of b->a against D_b's of b->b (the authors'
                                                code)
-and logs cls_accuracy. The encoder/generator update is the paper's. `source_only` is the
+and logs cls_accuracy. The encoder/generator update is the paper's, plus (our variant, 0 = off)
+  lambda_semantic       * semantic_loss        D_a's class head, read but not updated, on the
+                                               a->b translations against the source labels, and
+                                               on the b->a translations against its own
+                                               prediction for the real target image
+which keeps a digit's class through translation (the semantic consistency of CyCADA, Hoffman et
+al. 2018, with D_a's class head as the fixed source classifier). `source_only` is the
 no-adaptation baseline: every chunk of a batch updates D_a's classifier path (its layers up to the
 class head) on the source labels, nothing else is trained.
 
 `classify(images, "b")` classifies target images with D_b's head (shared above its first layer),
 as Appendix C does at test time; a source-only baseline classifies both domains with D_a.
 """
+
+import tensorflow as tf
 
 from unit_tf.core.model import SLOT_A, SLOT_B, average, coupled_l2
 from unit_tf.paper.model import PaperUNIT
@@ -65,6 +73,19 @@ class UdaUNIT(PaperUNIT):
                  losses.feature_matching_loss(matched["ba"], matched["bb"]))
       groups.append((opts.lambda_feature, {"feature_loss": feature}))
     return groups, extras
+
+  def generator_extra_terms(self, batch, outputs):
+    opts = self.options
+    if len(batch) < 3 or opts.lambda_semantic <= 0:
+      return []
+    images_b, labels_a = batch[1], batch[2]
+    classify_a = lambda images: self.discriminator_a.classify(images, slot=SLOT_A,
+                                                              training=False)
+    pseudo_labels_b = tf.stop_gradient(tf.argmax(tf.cast(classify_a(images_b), tf.float32),
+                                                 axis=-1, output_type=tf.int32))
+    semantic = (losses.classification_loss(classify_a(outputs["images_ab"]), labels_a) +
+                losses.classification_loss(classify_a(outputs["images_ba"]), pseudo_labels_b))
+    return [(opts.lambda_semantic, {"semantic_loss": semantic})]
 
   def discriminator_features(self, key, images):
     """Dropout-free training-mode features of images_<key> (as `discriminate` reads them)."""

@@ -21,6 +21,12 @@ class UdaOptions:
                                         "cross-entropy on a->b translations of the labelled "
                                         "source images (source labels). 0 = the paper's "
                                         "method.", lower=0.0)
+  lambda_semantic: float = option(0.0, "Task uda, our variant: weight of the semantic "
+                                  "consistency term in the encoder/generator update: D_a's class "
+                                  "head (not updated there) on a->b translations against the "
+                                  "source labels and on b->a translations against its own "
+                                  "prediction for the real target image (CyCADA's). 0 = the "
+                                  "paper's method.", lower=0.0)
   feature_matching_dropout_free: bool = option(
       False, "Task uda: compare dropout-free discriminator features in feature matching (both "
       "authors' codes; an extra discriminator pass). False = the features after dropout that "
@@ -41,4 +47,5 @@ class UdaOptions:
   @property
   def needs_labels(self):
     """Whether training reads source labels (a task must then provide them)."""
-    return self.lambda_cls > 0 or self.lambda_cls_translated > 0 or self.source_only
+    return (self.lambda_cls > 0 or self.lambda_cls_translated > 0 or self.lambda_semantic > 0 or
+            self.source_only)
