@@ -1,6 +1,9 @@
 """The benchmark library returns sane, positive timings for a tiny model (no timing assertions)."""
 
 import dataclasses
+import sys
+
+from conftest import run_tool
 
 from unit_tf import run_dir
 from unit_tf import benchmark
@@ -42,3 +45,51 @@ def test_float16_wraps_optimizers_in_loss_scaling(tiny_config):
   optimizer = run_dir.make_optimizer(dataclasses.replace(TrainConfig(),
                                                           mixed_precision="mixed_float16"))
   assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def _timing(median):
+  return {"median_s": median, "p10_s": median, "p90_s": median, "calls": 3,
+          "images_per_s": 1 / median, "cpu_median_s": median}
+
+
+def test_release_comparison_pairs_each_round():
+  """Speed-up = release / ours per round (the runs side by side), then the median over rounds;
+  translation is compared only at the sizes both timed."""
+  def ours(train, bf16_train, translate):
+    return {"runs": [
+        {"setting": {"mixed_precision": "float32"}, "train_step": _timing(train),
+         "translate_by_size": {"256": _timing(translate)}},
+        {"setting": {"mixed_precision": "mixed_bfloat16"}, "train_step": _timing(bf16_train),
+         "translate_by_size": {"256": _timing(translate / 2)}}]}
+
+  def release(train, translate):
+    return {"image_size": 128, "train_step": _timing(train),
+            "translate": {"256": _timing(translate), "512": _timing(4 * translate)}}
+
+  rounds = [{"release": release(6.0, 1.0), "ours": ours(4.0, 2.0, 0.5)},
+            {"release": release(12.0, 1.0), "ours": ours(6.0, 3.0, 0.5)},   # a slower moment
+            {"release": release(6.0, 1.2), "ours": ours(5.0, 2.5, 0.6)}]
+  rows = {(r["figure"], r["precision"]): r for r in benchmark.release_comparison(rounds)}
+  assert set(rows) == {("training at 128", "float32"), ("training at 128", "mixed_bfloat16"),
+                       ("translation at 256", "float32"),
+                       ("translation at 256", "mixed_bfloat16")}
+  f32 = rows[("training at 128", "float32")]
+  assert f32["speedup"] == 1.5 and f32["speedup_min"] == 1.2 and f32["speedup_max"] == 2.0
+  assert f32["release_s"] == 6.0 and f32["ours_s"] == 5.0 and f32["rounds"] == 3
+  assert rows[("training at 128", "mixed_bfloat16")]["speedup"] == 3.0
+  assert rows[("translation at 256", "mixed_bfloat16")]["speedup"] == 4.0
+  table = benchmark.release_comparison_table(list(rows.values()))
+  assert "| training at 128 | float32 | 6.000 | 5.000 | **1.50x** (1.20-2.00) | 3 |" in table
+
+
+def test_release_tools_name_a_missing_checkout(tmp_path):
+  """Both release-comparison tools stop with a message naming the missing file, not a
+  traceback (the PyTorch side checks its arguments before importing torch)."""
+  proc = run_tool("compare_release.py", f"--release_python={sys.executable}",
+                  f"--release_dir={tmp_path}", check=False)
+  assert proc.returncode != 0 and "has no trainer.py" in proc.stderr
+  assert "Traceback" not in proc.stderr
+  proc = run_tool("release_benchmark_torch.py", f"--release_dir={tmp_path}",
+                  f"--config={tmp_path}/unit.yaml", check=False)
+  assert proc.returncode == 2 and "trainer.py does not exist" in proc.stderr
+  assert "Traceback" not in proc.stderr

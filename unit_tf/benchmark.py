@@ -100,3 +100,50 @@ def time_input_pipeline(task, batch_size, seed=0, batches=50, warmup=5):
   result = summarize(wall, 2 * batch_size, cpu)
   result["batches_per_s"] = 1.0 / result["median_s"]
   return result
+
+
+def release_comparison(rounds):
+  """Speed-ups over the authors' PyTorch release from interleaved rounds (tools/compare_release.py).
+
+  `rounds` is a list of {"release": the JSON of tools/release_benchmark_torch.py, "ours": the JSON
+  of tools/benchmark.py}, both at the same image size and on the same machine. For each figure
+  (the training iteration, and translation at every size both timed) and each of our precisions,
+  the speed-up of a round is release median / our median; pairing a release run with the run of
+  ours next to it keeps the ratio meaningful while the machine's speed drifts. Returns rows
+  {"figure", "precision", "release_s", "ours_s", "speedup", "speedup_min", "speedup_max",
+  "rounds"} with medians over the rounds.
+  """
+  samples = {}
+  for one in rounds:
+    release, ours = one["release"], one["ours"]
+    for run in ours["runs"]:
+      precision = run["setting"].get("mixed_precision", "as configured")
+      pairs = [(f"training at {release['image_size']}", release["train_step"],
+                run["train_step"])]
+      for size, timing in release.get("translate", {}).items():
+        mine = run.get("translate_by_size", {}).get(str(size))
+        if mine is not None:
+          pairs.append((f"translation at {size}", timing, mine))
+      for figure, theirs, mine in pairs:
+        samples.setdefault((figure, precision), []).append(
+            (theirs["median_s"], mine["median_s"]))
+  rows = []
+  for (figure, precision), pairs in samples.items():
+    theirs, mine = np.asarray(pairs, np.float64).T
+    speedups = theirs / mine
+    rows.append({"figure": figure, "precision": precision,
+                 "release_s": float(np.median(theirs)), "ours_s": float(np.median(mine)),
+                 "speedup": float(np.median(speedups)), "speedup_min": float(speedups.min()),
+                 "speedup_max": float(speedups.max()), "rounds": int(len(pairs))})
+  return rows
+
+
+def release_comparison_table(rows):
+  """The rows of `release_comparison` as a Markdown table."""
+  lines = ["| figure | ours | release s | ours s | speed-up (min-max) | rounds |",
+           "| --- | --- | --- | --- | --- | --- |"]
+  for r in rows:
+    lines.append(f"| {r['figure']} | {r['precision']} | {r['release_s']:.3f} | "
+                 f"{r['ours_s']:.3f} | **{r['speedup']:.2f}x** ({r['speedup_min']:.2f}-"
+                 f"{r['speedup_max']:.2f}) | {r['rounds']} |")
+  return "\n".join(lines)
