@@ -74,11 +74,11 @@ def shared_path(*parts):
 TOOL_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="-1")
 
 
-def run_tool(tool, *args, check=True, timeout=1800):
-  """Runs tools/<tool> in a subprocess from the repository root; with `check`, a non-zero exit
-  fails the test with the end of its stderr."""
+def run_tool(tool, *args, check=True, timeout=1800, env=None):
+  """Runs tools/<tool> in a subprocess from the repository root (`env`: variables to add); with
+  `check`, a non-zero exit fails the test with the end of its stderr."""
   proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", tool), *args],
-                        capture_output=True, text=True, cwd=REPO, env=TOOL_ENV, timeout=timeout,
+                        capture_output=True, text=True, cwd=REPO, env=dict(TOOL_ENV, **(env or {})), timeout=timeout,
                         check=False)
   if check and proc.returncode != 0:
     raise AssertionError(f"{tool} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from conftest import run_tool
 from unit_tf import hardware
 
 SAPPHIRE_RAPIDS = """processor\t: 0
@@ -44,6 +45,39 @@ def test_auto_picks_bfloat16_only_where_native():
   assert hardware.resolve_policy("mixed_bfloat16", avx2) == ("mixed_bfloat16", "as requested")
   with pytest.raises(ValueError, match="bfloat17"):
     hardware.resolve_policy("bfloat17", avx2)
+
+
+def test_onednn_isa_cap_hides_flags_from_the_precision_choice(tmp_path):
+  """ONEDNN_MAX_CPU_ISA=AVX2 on an AMX Xeon: oneDNN sees an AVX2 CPU, so auto picks float32, a
+  forced bfloat16 is an error naming the variable (TensorFlow would abort in the first
+  convolution), and the summary line says the kernels are capped. No cap, ALL and unknown
+  values change nothing; an alias names its level."""
+  xeon = hardware.parse_cpuinfo(SAPPHIRE_RAPIDS)
+  capped = hardware.with_isa_cap(xeon, "avx2")
+  assert capped.isa_cap == "AVX2" and capped.kind == "AVX2" and not capped.native_bf16
+  assert {"avx512f", "avx512_bf16", "amx_bf16", "avx_vnni"} <= capped.hidden_flags
+  assert {"avx2", "fma"} <= capped.flags
+  assert hardware.resolve_policy("auto", capped)[0] == "float32"
+  error = hardware.isa_cap_error("mixed_bfloat16", capped, onednn=True)
+  assert "ONEDNN_MAX_CPU_ISA=AVX2" in error and "avx512_bf16" in error
+  assert hardware.isa_cap_error("float32", capped, onednn=True) is None
+  assert hardware.isa_cap_error("mixed_bfloat16", capped, onednn=False) is None
+  assert hardware.isa_cap_error("mixed_bfloat16", xeon, onednn=True) is None
+  for value in (None, "", "ALL", "DEFAULT", "AVX9000"):
+    assert hardware.with_isa_cap(xeon, value) == xeon
+  bf16_only = hardware.with_isa_cap(xeon, "AVX512_CORE_BF16")
+  assert bf16_only.native_bf16 and not bf16_only.native_fp16 and not bf16_only.amx
+  fp16 = hardware.with_isa_cap(xeon, "AVX512_CORE_FP16")   # an alias of AVX10_1_512
+  assert fp16.isa_cap == "AVX10_1_512" and fp16.hidden_flags == {"amx_tile", "amx_int8",
+                                                                  "amx_bf16"}
+  assert hardware.with_isa_cap(xeon, "AVX512_CORE_AMX") == xeon   # hides nothing it has
+  info = tmp_path / "cpuinfo"
+  info.write_text(SAPPHIRE_RAPIDS)
+  from_env = hardware.cpu_info(str(info), env={hardware.ONEDNN_ISA_ENV: "AVX2"})
+  assert from_env == capped
+  line = hardware.summary_line(hardware.describe(from_env, [], True,
+                                                 {"intra_op": 0, "inter_op": 0}, env={}))
+  assert "capped at AVX2 by ONEDNN_MAX_CPU_ISA" in line and "[AVX2:" in line
 
 
 def test_auto_on_gpus_uses_float16_only_with_tensor_cores():
@@ -120,3 +154,15 @@ def test_the_flag_default_auto_reaches_the_library_resolved(monkeypatch):
   assert resolved == {(): expected, ("--mixed_precision=auto",): expected,
                       ("--mixed_precision=float32",): "float32"}
   assert expected in hardware.POLICIES
+
+
+@pytest.mark.skipif(not hardware.cpu_info(env={}).native_bf16,
+                    reason="needs a CPU with native bfloat16 for the oneDNN cap to hide it")
+def test_bfloat16_under_an_isa_cap_is_a_usage_error(tmp_path):
+  """Under ONEDNN_MAX_CPU_ISA=AVX2 TensorFlow would abort in its first bfloat16 convolution; the
+  tool stops first with a message naming the variable (no traceback)."""
+  proc = run_tool("train.py", f"--model_dir={tmp_path}", "--arch=toy", "--max_steps=1",
+                  "--mixed_precision=mixed_bfloat16", check=False,
+                  env={hardware.ONEDNN_ISA_ENV: "AVX2"})
+  assert proc.returncode != 0 and "ONEDNN_MAX_CPU_ISA=AVX2 hides" in proc.stderr
+  assert "Traceback" not in proc.stderr

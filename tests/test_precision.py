@@ -106,3 +106,4 @@ def test_translate_tool_precision_flag(runs, tmp_path):
   bad = run_tool("translate.py", f"--saved_model={tmp_path}", f"--input={inputs}",
                  f"--output={tmp_path / 'x'}", "--precision=bfloat16", check=False)
   assert bad.returncode != 0 and "exported with" in bad.stderr
+

@@ -80,6 +80,7 @@ def main(argv):
   for setting in settings:
     if setting.get("mixed_precision") == "auto":
       setting = dict(setting, mixed_precision=runtime_env.resolve("auto")[0])
+    runtime_env.check_runnable(setting.get("mixed_precision", base_train.mixed_precision))
     train_config = dataclasses.replace(base_train, **setting)
     try:
       unit_config.validate(train_config)

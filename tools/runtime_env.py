@@ -36,6 +36,17 @@ def description():
   return out
 
 
+def check_runnable(policy, cpu=None):
+  """A usage error for a Keras policy this runtime cannot run (bfloat16 under a oneDNN ISA cap
+  that hides the bfloat16 instructions: hardware.isa_cap_error)."""
+  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
+  cpu = machine()[0] if cpu is None else cpu
+  error = hardware.isa_cap_error(policy, cpu, hardware.onednn_enabled())
+  if error:
+    from absl import app  # pylint: disable=g-import-not-at-top
+    raise app.UsageError(error)
+
+
 def resolve(requested, inference=False):
   """The Keras dtype policy for `requested` (a --mixed_precision value, or with `inference` a
   --precision value: float32 | bfloat16 | float16 | auto), resolved once here so that the library
@@ -48,6 +59,7 @@ def resolve(requested, inference=False):
     policy, reason = hardware.precision_policy(requested, cpu, gpus)
   else:
     policy, reason = hardware.resolve_policy(requested, cpu, gpus)
+  check_runnable(policy, cpu)
   warning = hardware.emulation_warning(policy, cpu, gpus)
   if warning:
     logging.warning("%s", warning)

@@ -17,6 +17,19 @@ from typing import Optional, Tuple
 
 CPUINFO = "/proc/cpuinfo"
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+# oneDNN's own cap on the instructions it uses (its documented values, oldest first, with the
+# /proc/cpuinfo flags each level adds; the FP16 / AMX names have AVX10 aliases). A cap hides the
+# flags above it from oneDNN, and so from our choice of precision.
+ONEDNN_ISA_ENV = "ONEDNN_MAX_CPU_ISA"
+ONEDNN_ISA_LEVELS = (
+    ("SSE41", ("sse4_1", "sse4_2")), ("AVX", ("avx", "f16c")), ("AVX2", ("avx2", "fma")),
+    ("AVX2_VNNI", ("avx_vnni",)), ("AVX2_VNNI_2", ()),
+    ("AVX512_CORE", ("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd")),
+    ("AVX512_CORE_VNNI", ("avx512_vnni",)), ("AVX512_CORE_BF16", ("avx512_bf16",)),
+    ("AVX10_1_512", ("avx512_fp16",)), ("AVX10_1_512_AMX", ("amx_tile", "amx_int8", "amx_bf16")),
+    ("AVX10_1_512_AMX_FP16", ("amx_fp16",)))
+ONEDNN_ISA_ALIASES = {"AVX512_CORE_FP16": "AVX10_1_512", "AVX512_CORE_AMX": "AVX10_1_512_AMX",
+                      "AVX512_CORE_AMX_FP16": "AVX10_1_512_AMX_FP16"}
 
 # Extensions worth naming in a benchmark table, in the order they appeared in x86 CPUs
 # (/proc/cpuinfo spellings).
@@ -48,6 +61,8 @@ class CpuInfo:
   model: str
   flags: frozenset
   cores: int = 0
+  isa_cap: str = ""                  # ONEDNN_MAX_CPU_ISA, when it hides some of the flags
+  hidden_flags: frozenset = frozenset()
 
   @property
   def extensions(self):
@@ -108,15 +123,50 @@ def parse_cpuinfo(text, fallback_model=""):
                  cores=cores)
 
 
-def cpu_info(path=CPUINFO):
-  """This machine's CpuInfo (no flags, when `path` cannot be read: e.g. not Linux)."""
+def with_isa_cap(cpu, isa):
+  """`cpu` as oneDNN sees it under ONEDNN_MAX_CPU_ISA=`isa`: the flags of the levels above the
+  cap move to `hidden_flags`. No cap, ALL / DEFAULT, or a value oneDNN does not know: unchanged."""
+  name = ONEDNN_ISA_ALIASES.get((isa or "").strip().upper(), (isa or "").strip().upper())
+  names = [level for level, _ in ONEDNN_ISA_LEVELS]
+  if name not in names:
+    return cpu
+  above = {f for _, flags in ONEDNN_ISA_LEVELS[names.index(name) + 1:] for f in flags}
+  hidden = frozenset(cpu.flags & above)
+  if not hidden:
+    return cpu
+  return dataclasses.replace(cpu, flags=cpu.flags - hidden, isa_cap=name, hidden_flags=hidden)
+
+
+def cpu_info(path=CPUINFO, env=None):
+  """This machine's CpuInfo (no flags, when `path` cannot be read: e.g. not Linux), as oneDNN
+  sees it under the environment's ONEDNN_MAX_CPU_ISA."""
+  env = os.environ if env is None else env
   try:
     with open(path) as f:
       text = f.read()
   except OSError:
     text = ""
   info = parse_cpuinfo(text, fallback_model=platform.processor())
-  return info if info.cores else dataclasses.replace(info, cores=os.cpu_count() or 0)
+  info = info if info.cores else dataclasses.replace(info, cores=os.cpu_count() or 0)
+  return with_isa_cap(info, env.get(ONEDNN_ISA_ENV))
+
+
+def isa_cap_error(policy, cpu, onednn):
+  """The error (str) for a precision that cannot run under the oneDNN ISA cap, else None.
+
+  TensorFlow decides from the CPU's real flags to hand bfloat16 convolutions to oneDNN; when
+  ONEDNN_MAX_CPU_ISA hides the bfloat16 instructions, oneDNN cannot build them and the first
+  convolution aborts ("could not create a primitive descriptor"; measured on an AMX Xeon under
+  ONEDNN_MAX_CPU_ISA=AVX2, README "Speed on CPUs")."""
+  if policy != "mixed_bfloat16" or not onednn:
+    return None
+  hidden = [f for f in BF16_FLAGS if f in cpu.hidden_flags]
+  if not hidden:
+    return None
+  return (f"{ONEDNN_ISA_ENV}={cpu.isa_cap} hides this CPU's bfloat16 instructions "
+          f"({', '.join(hidden)}) from oneDNN, but TensorFlow still gives oneDNN bfloat16 "
+          "convolutions, which then fail. Use float32 (or --mixed_precision=auto), unset "
+          f"{ONEDNN_ISA_ENV}, or turn oneDNN off with {ONEDNN_ENV}=0.")
 
 
 def gpus():
@@ -213,7 +263,7 @@ def describe(cpu, gpu_list, onednn, thread_settings, env=None):
           "native_fp16": cpu.native_fp16,
           "gpus": [{"name": g.name, "compute_capability": g.compute_capability,
                     "tensor_cores": g.tensor_cores} for g in gpu_list],
-          "onednn": onednn, ONEDNN_ENV: env.get(ONEDNN_ENV),
+          "onednn": onednn, ONEDNN_ENV: env.get(ONEDNN_ENV), "onednn_isa_cap": cpu.isa_cap,
           "intra_op_threads": thread_settings["intra_op"],
           "inter_op_threads": thread_settings["inter_op"]}
 
@@ -224,6 +274,8 @@ def summary_line(description, policy=None, reason=None):
   kernels = {True: "oneDNN on", False: "oneDNN off (Eigen)", None: "oneDNN unknown"}[d["onednn"]]
   env = d.get(ONEDNN_ENV)
   kernels += f" ({ONEDNN_ENV}={env})" if env is not None else f" ({ONEDNN_ENV} unset)"
+  if d.get("onednn_isa_cap"):
+    kernels += f", capped at {d['onednn_isa_cap']} by {ONEDNN_ISA_ENV}"
   gpus_text = ", ".join(g["name"] for g in d["gpus"]) or "no GPU"
   line = (f"{d['cpu_model']} [{d['cpu_kind']}: {' '.join(d['cpu_extensions']) or 'no flags'}], "
           f"{d['cpu_cores']} cores, {gpus_text}; kernels: {kernels}; threads intra/inter "
