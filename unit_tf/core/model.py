@@ -191,6 +191,12 @@ class UNIT(keras.Model):
     else:
       samples_a, samples_b = [mu for mu, _ in latents_a], [mu for mu, _ in latents_b]
     out = {"latents_a": latents_a, "latents_b": latents_b}
+    out.update(self.decode_all(samples_a, samples_b, training))
+    return out
+
+  def decode_all(self, samples_a, samples_b, training):
+    """{images_aa, images_ab, images_ba, images_bb}: each latent decoded by both generators."""
+    out = {}
     for name, samples, slot in (("a", samples_a, SLOT_A), ("b", samples_b, SLOT_B)):
       # The shared generator layers are the same objects in G_a and G_b: run them once.
       features, position = self.generator_a.decode_shared(samples, slot, training)
