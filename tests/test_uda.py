@@ -109,6 +109,20 @@ def test_semantic_term_trains_the_generators_through_a_fixed_source_head():
   assert any(not np.allclose(x, y) for x, y in zip(*generator_weights.values()))
 
 
+def test_semantic_term_without_pseudo_labels_reads_only_the_source_translation():
+  """semantic_target_pseudo_labels=False leaves out the b->a half: a smaller loss on the same
+  step, still positive."""
+  batch = (_images(4), _images(4, seed=1), tf.constant([0, 1, 2, 3]))
+  values = {}
+  for pseudo in (True, False):
+    keras.utils.set_random_seed(0)
+    model = _built(TINY_LENET, UdaOptions(lambda_cls=1.0, lambda_semantic=1.0,
+                                          semantic_target_pseudo_labels=pseudo))
+    model.build_for((32, 32, 1), (32, 32, 1))
+    values[pseudo] = float(model.generator_update(batch)["semantic_loss"])
+  assert 0 < values[False] < values[True]
+
+
 def test_semantic_term_needs_labels():
   assert UdaOptions(lambda_semantic=1.0).needs_labels
   model = _built(TINY_LENET, UdaOptions(lambda_semantic=1.0))

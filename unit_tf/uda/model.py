@@ -12,8 +12,9 @@ example:
 and logs cls_accuracy. The encoder/generator update is the paper's, plus (our variant, 0 = off)
   lambda_semantic       * semantic_loss        D_a's class head, read but not updated, on the
                                                a->b translations against the source labels, and
-                                               on the b->a translations against its own
-                                               prediction for the real target image
+                                               (semantic_target_pseudo_labels) on the b->a
+                                               translations against its own prediction for the
+                                               real target image
 which keeps a digit's class through translation (the semantic consistency of CyCADA, Hoffman et
 al. 2018, with D_a's class head as the fixed source classifier). `source_only` is the
 no-adaptation baseline: every chunk of a batch updates D_a's classifier path (its layers up to the
@@ -81,10 +82,11 @@ class UdaUNIT(PaperUNIT):
     images_b, labels_a = batch[1], batch[2]
     classify_a = lambda images: self.discriminator_a.classify(images, slot=SLOT_A,
                                                               training=False)
-    pseudo_labels_b = tf.stop_gradient(tf.argmax(tf.cast(classify_a(images_b), tf.float32),
-                                                 axis=-1, output_type=tf.int32))
-    semantic = (losses.classification_loss(classify_a(outputs["images_ab"]), labels_a) +
-                losses.classification_loss(classify_a(outputs["images_ba"]), pseudo_labels_b))
+    semantic = losses.classification_loss(classify_a(outputs["images_ab"]), labels_a)
+    if opts.semantic_target_pseudo_labels:
+      pseudo_labels_b = tf.stop_gradient(tf.argmax(tf.cast(classify_a(images_b), tf.float32),
+                                                   axis=-1, output_type=tf.int32))
+      semantic += losses.classification_loss(classify_a(outputs["images_ba"]), pseudo_labels_b)
     return [(opts.lambda_semantic, {"semantic_loss": semantic})]
 
   def discriminator_features(self, key, images):

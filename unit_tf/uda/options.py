@@ -27,6 +27,10 @@ class UdaOptions:
                                   "source labels and on b->a translations against its own "
                                   "prediction for the real target image (CyCADA's). 0 = the "
                                   "paper's method.", lower=0.0)
+  semantic_target_pseudo_labels: bool = option(
+      True, "Task uda, with --lambda_semantic: also hold b->a translations to the class D_a's "
+      "head gives the real target image (a pseudo-label, wrong wherever the unadapted "
+      "classifier is). False = only a->b translations, against the true source labels.")
   feature_matching_dropout_free: bool = option(
       False, "Task uda: compare dropout-free discriminator features in feature matching (both "
       "authors' codes; an extra discriminator pass). False = the features after dropout that "
