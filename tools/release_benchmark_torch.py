@@ -26,6 +26,7 @@ from their description in the release's configs.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -84,22 +85,25 @@ def _utils_stand_in(torch):
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=hyperparameters["step_size"],
                                            gamma=hyperparameters["gamma"], last_epoch=iterations)
 
-  def not_needed(*args, **kwargs):
-    raise NotImplementedError("not used when timing the release (vgg_w = 0, no checkpoints)")
+  def refuse(name):
+    def refused(*args, **kwargs):
+      raise RuntimeError(f"utils.{name}: the timing run loads no VGG and writes no checkpoints "
+                         "(main() refuses configs with vgg_w > 0)")
+    return refused
 
   module.weights_init, module.get_scheduler = weights_init, get_scheduler
-  module.get_model_list = module.vgg_preprocess = module.load_vgg16 = not_needed
+  # trainer.py imports these three by name; a timing run never reaches them.
+  for name in ("get_model_list", "vgg_preprocess", "load_vgg16"):
+    setattr(module, name, refuse(name))
   return module
 
 
 def _cpu_model():
-  try:
+  with contextlib.suppress(OSError):  # no /proc/cpuinfo (not Linux): the platform's name
     with open("/proc/cpuinfo") as f:
       for line in f:
         if line.startswith("model name"):
           return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
   return platform.processor() or "unknown"
 
 
@@ -132,6 +136,11 @@ def main(argv=None):
 
   with open(args.config) as f:
     hyper = yaml.safe_load(f)
+  if not isinstance(hyper, dict) or "gen" not in hyper or "dis" not in hyper:
+    parser.error(f"{args.config} is not one of the release's UNIT configs (no gen / dis)")
+  if hyper.get("vgg_w", 0) > 0:
+    parser.error(f"{args.config} sets vgg_w > 0: the perceptual loss needs VGG16 weights, which "
+                 "this timing run does not load (our --arch=nips leaves that loss out too)")
   torch.manual_seed(0)
   trainer = UNIT_Trainer(hyper)
   trainer.train()
