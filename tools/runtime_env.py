@@ -2,22 +2,85 @@
 
 Import this module before anything that imports TensorFlow (every tool does, first):
 TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it loads. TensorFlow itself turns its oneDNN
-kernels on only on CPUs with AVX-512 and leaves AVX2 CPUs on Eigen; the tools ask for oneDNN
-everywhere (TF_ENABLE_ONEDNN_OPTS=1), unless the user's environment already sets the variable,
-which wins (`TF_ENABLE_ONEDNN_OPTS=0 python tools/train.py ...`). What was measured where: README,
+kernels on only on CPUs with AVX-512 and leaves AVX2 CPUs on Eigen. The tools ask for oneDNN
+(TF_ENABLE_ONEDNN_OPTS=1), except for the architectures in EIGEN_WITHOUT_AVX512 on an x86 CPU
+without AVX-512 (as oneDNN sees it, ONEDNN_MAX_CPU_ISA included), where they ask for Eigen (=0).
+The architecture is read from the command line before TensorFlow loads: the last --arch in the
+arguments and the --flagfile files they name, else the run's config.json under --model_dir,
+else the default (toy). A setting in the user's environment wins
+(`TF_ENABLE_ONEDNN_OPTS=0 python tools/train.py ...`). What was measured where: README,
 "Speed on CPUs".
 """
 
 import os
+import sys
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 ONEDNN_DEFAULT = "1"
+# Architectures whose steps and translation run faster on Eigen than on oneDNN on x86 CPUs without
+# AVX-512. There TensorFlow's oneDNN runs NHWC float32 convolutions as im2col + GEMM
+# ("x64:gemm:jit" in ONEDNN_VERBOSE; its direct AVX-512 kernels do not apply), which loses to Eigen
+# on the NIPS network's batch-1 wide convolutions (a 3x3 256->256 convolution at 64x64: 119-126 ms
+# against 47-59 ms) but wins on the batch-64 digit networks. Measured 2026-12-02 on a 2-core AMD
+# EPYC (AVX2, FMA), float32, two interleaved rounds (README, "AMD EPYC with AVX2 only"): NIPS at
+# 128, Eigen 7.00 / 7.39 s per step against oneDNN 8.21 / 8.27 s, translation at 256 1.01 /
+# 0.93 s against 2.52 / 2.66 s; toy step 1.52 / 1.43 s against 0.98 / 0.90 s, digits_lenet
+# 1.93 s against 1.10 s, Table 10 (paper_natural) at 256 15.95 / 14.63 s against 15.39 / 12.13 s.
+EIGEN_WITHOUT_AVX512 = ("nips",)
 USER_ONEDNN = os.environ.get(ONEDNN_ENV)  # the user's setting, None if unset
-os.environ.setdefault(ONEDNN_ENV, ONEDNN_DEFAULT)
+
+
+def requested_arch(argv):
+  """The --arch a tool's arguments ask for (flagfiles expanded), else the arch in config.json of
+  their --model_dir, else None. Read before TensorFlow loads; what cannot be read counts as
+  absent (the tool itself reports a missing flagfile or run directory)."""
+  import json  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    args = flags.FlagValues().read_flags_from_files(list(argv), force_gnu=False)
+  except (flags.Error, OSError, UnicodeDecodeError):
+    args = list(argv)
+  values = {}
+  for i, arg in enumerate(args):
+    for name in ("arch", "model_dir"):
+      if arg.startswith(f"--{name}="):
+        values[name] = arg.split("=", 1)[1]
+      elif arg == f"--{name}" and i + 1 < len(args):
+        values[name] = args[i + 1]
+  if "arch" in values:
+    return values["arch"]
+  if values.get("model_dir"):
+    try:
+      with open(os.path.join(values["model_dir"], "config.json")) as f:
+        return json.load(f)["model"]["arch"]
+    except (OSError, ValueError, KeyError, TypeError):
+      return None
+  return None
+
+
+def default_onednn(argv, cpu=None):
+  """(TF_ENABLE_ONEDNN_OPTS value, why) the tools choose for these arguments on `cpu` (this
+  machine's, as oneDNN sees it, by default)."""
+  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
+  cpu = hardware.cpu_info() if cpu is None else cpu
+  arch = requested_arch(argv)
+  x86 = "sse4_2" in cpu.flags
+  if arch in EIGEN_WITHOUT_AVX512 and x86 and "avx512f" not in cpu.flags:
+    return "0", f"Eigen: faster than oneDNN for --arch={arch} on a CPU without AVX-512"
+  return ONEDNN_DEFAULT, "oneDNN"
+
+
+if USER_ONEDNN is None:
+  _ONEDNN_VALUE, _ONEDNN_WHY = default_onednn(sys.argv[1:])
+  os.environ[ONEDNN_ENV] = _ONEDNN_VALUE
+else:
+  _ONEDNN_WHY = ""
 
 
 def onednn_origin():
-  return "from the environment" if USER_ONEDNN is not None else "set by unit_tf's tools"
+  if USER_ONEDNN is not None:
+    return "from the environment"
+  return f"set by unit_tf's tools ({_ONEDNN_WHY})"
 
 
 def machine():
