@@ -20,12 +20,13 @@ ONEDNN_DEFAULT = "1"
 # Architectures whose steps and translation run faster on Eigen than on oneDNN on x86 CPUs without
 # AVX-512. There TensorFlow's oneDNN runs NHWC float32 convolutions as im2col + GEMM
 # ("x64:gemm:jit" in ONEDNN_VERBOSE; its direct AVX-512 kernels do not apply), which loses to Eigen
-# on the NIPS network's batch-1 wide convolutions (a 3x3 256->256 convolution at 64x64: 119-126 ms
+# on the NIPS network's batch-1 wide convolutions (a 3x3 256->256 convolution at 64x64: 119-128 ms
 # against 47-59 ms) but wins on the batch-64 digit networks. Measured 2026-12-02 on a 2-core AMD
-# EPYC (AVX2, FMA), float32, two interleaved rounds (README, "AMD EPYC with AVX2 only"): NIPS at
-# 128, Eigen 7.00 / 7.39 s per step against oneDNN 8.21 / 8.27 s, translation at 256 1.01 /
-# 0.93 s against 2.52 / 2.66 s; toy step 1.52 / 1.43 s against 0.98 / 0.90 s, digits_lenet
-# 1.93 s against 1.10 s, Table 10 (paper_natural) at 256 15.95 / 14.63 s against 15.39 / 12.13 s.
+# EPYC (AVX2, FMA), float32, two rounds with the order swapped (README, "AMD EPYC with AVX2
+# only"): NIPS at 128, Eigen 7.00 / 7.39 s per step against oneDNN 8.21 / 8.27 s, translation at
+# 256 1.01 / 0.93 s against 2.52 / 2.66 s; toy step 1.52 / 1.43 s against 0.98 / 0.90 s;
+# digits_lenet 1.93 s against 1.10 s (one round); Table 10 (paper_natural) at 256 15.95 /
+# 14.63 s against 15.39 / 12.13 s.
 EIGEN_WITHOUT_AVX512 = ("nips",)
 USER_ONEDNN = os.environ.get(ONEDNN_ENV)  # the user's setting, None if unset
 
@@ -64,8 +65,7 @@ def default_onednn(argv, cpu=None):
   from unit_tf import hardware  # pylint: disable=g-import-not-at-top
   cpu = hardware.cpu_info() if cpu is None else cpu
   arch = requested_arch(argv)
-  x86 = "sse4_2" in cpu.flags
-  if arch in EIGEN_WITHOUT_AVX512 and x86 and "avx512f" not in cpu.flags:
+  if arch in EIGEN_WITHOUT_AVX512 and cpu.kind in ("AVX2", "SSE"):  # x86 without AVX-512
     return "0", f"Eigen: faster than oneDNN for --arch={arch} on a CPU without AVX-512"
   return ONEDNN_DEFAULT, "oneDNN"
 
