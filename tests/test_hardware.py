@@ -192,6 +192,9 @@ def test_the_tools_choose_eigen_for_nips_on_x86_without_avx512(tmp_path, monkeyp
   assert runtime_env.default_onednn(["--arch=toy"], avx2)[0] == "1"
   assert runtime_env.default_onednn([], avx2)[0] == "1"  # the default arch, toy
   assert runtime_env.default_onednn(["--arch=nips"], _cpu("asimd", "bf16"))[0] == "1"  # not x86
+  # a tool's own default (deploy_latency.py: DEFAULT_ARCH = "nips") counts when none is asked
+  assert runtime_env.default_onednn([], avx2, default_arch="nips")[0] == "0"
+  assert runtime_env.default_onednn(["--arch=toy"], avx2, default_arch="nips")[0] == "1"
 
   base = tmp_path / "base.flags"
   base.write_text("--arch=nips\n")

@@ -9,6 +9,10 @@ Prints a table (median and p10-p90 seconds per image, the CPU, the load average)
 line, the same as JSON.
 """
 
+# The preset timed without --model_dir; runtime_env reads it to choose the kernels.
+DEFAULT_ARCH = "nips"
+# First: TF_ENABLE_ONEDNN_OPTS (runtime_env), before anything imports TensorFlow.
+import runtime_env  # pylint: disable=g-bad-import-order,wrong-import-position
 import json
 import os
 import tempfile
@@ -21,7 +25,7 @@ FORMATS = ("tensorflow", "litert_float32", "litert_float16", "litert_int8", "onn
 
 flags.DEFINE_string("model_dir", None, "A trained run (default: the --arch preset with random "
                     "weights).")
-flags.DEFINE_enum("arch", "nips", ["toy", "paper_natural", "nips"], "Preset to build without "
+flags.DEFINE_enum("arch", DEFAULT_ARCH, ["toy", "paper_natural", "nips"], "Preset to build without "
                   "--model_dir.")
 flags.DEFINE_string("image_size", "256x256", "Fixed input size HxW.")
 flags.DEFINE_list("formats", list(FORMATS), f"Runtimes to time, among {', '.join(FORMATS)}.")
@@ -29,12 +33,6 @@ flags.DEFINE_string("direction", "a2b", "a2b or b2a.")
 flags.DEFINE_integer("threads", None, "Threads of LiteRT / ONNX Runtime (default: theirs).")
 flags.DEFINE_integer("warmup", 3, "Untimed calls first.", lower_bound=0)
 flags.DEFINE_integer("repeats", 20, "Timed calls.", lower_bound=1)
-
-
-def _cpu():
-  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
-  info = hardware.cpu_info()
-  return f"{info.model} x {info.cores}"
 
 
 def main(argv):
@@ -90,12 +88,15 @@ def main(argv):
     results = {name: latency.measure(runners[name], FLAGS.warmup, FLAGS.repeats)
                for name in FLAGS.formats}
   load = os.getloadavg()[0]
+  machine = runtime_env.description()
+  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
   print(f"{FLAGS.model_dir or FLAGS.arch} {FLAGS.direction} {height}x{width}, batch 1, "
-        f"{_cpu()}, load average {load:.1f}, {FLAGS.repeats} calls after {FLAGS.warmup}")
+        f"load average {load:.1f}, {FLAGS.repeats} calls after {FLAGS.warmup}; "
+        f"{hardware.summary_line(machine)} (TensorFlow's kernels: {runtime_env.onednn_origin()})")
   print("| runtime | s/image median (p10-p90) |\n| --- | --- |")
   for name, r in results.items():
     print(f"| {name} | {r['median']:.4f} ({r['p10']:.4f}-{r['p90']:.4f}) |")
-  print(json.dumps({"cpu": _cpu(), "load_average": load, "height": height, "width": width,
+  print(json.dumps({"machine": machine, "load_average": load, "height": height, "width": width,
                     "results": results}, sort_keys=True))
 
 

@@ -7,7 +7,8 @@ kernels on only on CPUs with AVX-512 and leaves AVX2 CPUs on Eigen. The tools as
 without AVX-512 (as oneDNN sees it, ONEDNN_MAX_CPU_ISA included), where they ask for Eigen (=0).
 The architecture is read from the command line before TensorFlow loads: the last --arch in the
 arguments and the --flagfile files they name, else the run's config.json under --model_dir,
-else the default (toy). A setting in the user's environment wins
+else the tool's DEFAULT_ARCH (a module constant of its __main__, set before it imports this
+module; deploy_latency.py has one), else none. A setting in the user's environment wins
 (`TF_ENABLE_ONEDNN_OPTS=0 python tools/train.py ...`). What was measured where: README,
 "Speed on CPUs".
 """
@@ -31,9 +32,9 @@ EIGEN_WITHOUT_AVX512 = ("nips",)
 USER_ONEDNN = os.environ.get(ONEDNN_ENV)  # the user's setting, None if unset
 
 
-def requested_arch(argv):
+def requested_arch(argv, default=None):
   """The --arch a tool's arguments ask for (flagfiles expanded), else the arch in config.json of
-  their --model_dir, else None. Read before TensorFlow loads; what cannot be read counts as
+  their --model_dir, else `default`. Read before TensorFlow loads; what cannot be read counts as
   absent (the tool itself reports a missing flagfile or run directory)."""
   import json  # pylint: disable=g-import-not-at-top
   from absl import flags  # pylint: disable=g-import-not-at-top
@@ -55,23 +56,24 @@ def requested_arch(argv):
       with open(os.path.join(values["model_dir"], "config.json")) as f:
         return json.load(f)["model"]["arch"]
     except (OSError, ValueError, KeyError, TypeError):
-      return None
-  return None
+      return default
+  return default
 
 
-def default_onednn(argv, cpu=None):
+def default_onednn(argv, cpu=None, default_arch=None):
   """(TF_ENABLE_ONEDNN_OPTS value, why) the tools choose for these arguments on `cpu` (this
-  machine's, as oneDNN sees it, by default)."""
+  machine's, as oneDNN sees it, by default); `default_arch` is the tool's when none is asked."""
   from unit_tf import hardware  # pylint: disable=g-import-not-at-top
   cpu = hardware.cpu_info() if cpu is None else cpu
-  arch = requested_arch(argv)
+  arch = requested_arch(argv, default_arch)
   if arch in EIGEN_WITHOUT_AVX512 and cpu.kind in ("AVX2", "SSE"):  # x86 without AVX-512
     return "0", f"Eigen: faster than oneDNN for --arch={arch} on a CPU without AVX-512"
   return ONEDNN_DEFAULT, "oneDNN"
 
 
 if USER_ONEDNN is None:
-  _ONEDNN_VALUE, _ONEDNN_WHY = default_onednn(sys.argv[1:])
+  _ONEDNN_VALUE, _ONEDNN_WHY = default_onednn(
+      sys.argv[1:], default_arch=getattr(sys.modules.get("__main__"), "DEFAULT_ARCH", None))
   os.environ[ONEDNN_ENV] = _ONEDNN_VALUE
 else:
   _ONEDNN_WHY = ""
