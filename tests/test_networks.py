@@ -2,7 +2,9 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from unit_tf import variants
@@ -118,3 +120,33 @@ def test_one_and_three_channel_domains(tiny_config):
   assert tuple(nets.generator_a(mus).shape) == (2, 32, 32, 1)
   assert tuple(nets.generator_b(mus).shape) == (2, 32, 32, 3)
   assert tuple(nets.discriminator_a(ops.zeros((2, 32, 32, 1))).shape) == (2, 1, 1, 1)
+
+
+def test_fused_batch_norm_is_the_formula():
+  """DomainBatchNorm's training path (one fused kernel) computes y = (x - mean) / sqrt(var + eps)
+  * gamma + beta with the batch's biased moments, feeds those moments to the slot's moving
+  averages, and has the formula's gradients."""
+  from unit_tf.core.layers import DomainBatchNorm  # pylint: disable=g-import-not-at-top
+  x = tf.random.stateless_normal((3, 5, 4, 6), seed=[5, 6]) * 2.0 + 0.5
+  layer = DomainBatchNorm(num_slots=2, momentum=0.9)
+  layer.build(x.shape)
+  layer.gamma.assign(tf.linspace(0.5, 1.5, 6))
+  layer.beta.assign(tf.linspace(-0.3, 0.3, 6))
+
+  def formula(x):
+    mean, var = tf.nn.moments(x, [0, 1, 2])
+    return (x - mean) * tf.math.rsqrt(var + 1e-5) * layer.gamma + layer.beta, mean, var
+
+  weights = tf.random.stateless_normal(x.shape, seed=[7, 8])
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(x)
+    y = layer(x, slot=1, training=True)
+    expected, mean, var = formula(x)
+    loss, expected_loss = tf.reduce_sum(y * weights), tf.reduce_sum(expected * weights)
+  np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+  for got, want in zip(tape.gradient(loss, [x, layer.gamma, layer.beta]),
+                       tape.gradient(expected_loss, [x, layer.gamma, layer.beta])):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(layer.moving_means[1], 0.1 * mean, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(layer.moving_variances[1], 0.9 + 0.1 * var, rtol=1e-5)
+  np.testing.assert_array_equal(layer.moving_means[0], np.zeros(6))  # the other slot untouched

@@ -68,32 +68,53 @@ class DomainBatchNorm(keras.layers.Layer):
 
   def _batch_moments(self, x):
     axes = list(range(len(x.shape) - 1))
-    if self.synchronized:
+    if self._synchronizing():
       ctx = tf.distribute.get_replica_context()
-      if ctx is not None and ctx.num_replicas_in_sync > 1:
-        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
-        local = tf.concat([tf.reduce_sum(x, axes), tf.reduce_sum(tf.square(x), axes),
-                           tf.reshape(count, [1])], axis=0)
-        total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local)
-        c = x.shape[-1]
-        mean = total[:c] / total[-1]
-        variance = total[c:2 * c] / total[-1] - tf.square(mean)
-        return mean, tf.maximum(variance, 0.0)
+      count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+      local = tf.concat([tf.reduce_sum(x, axes), tf.reduce_sum(tf.square(x), axes),
+                         tf.reshape(count, [1])], axis=0)
+      total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local)
+      c = x.shape[-1]
+      mean = total[:c] / total[-1]
+      variance = total[c:2 * c] / total[-1] - tf.square(mean)
+      return mean, tf.maximum(variance, 0.0)
     return ops.moments(x, axes)
 
   def call(self, inputs, slot=0, training=None):
     if not 0 <= slot < self.num_slots:
       raise ValueError(f"slot {slot} out of range for {self.num_slots} slots")
     x = ops.cast(inputs, "float32")
+    if training and len(x.shape) == 4 and not self._synchronizing():
+      # One fused kernel (and one for its gradient) instead of a dozen elementwise ops and
+      # reductions: the same function, y = (x - mean) * rsqrt(variance + epsilon) * gamma + beta
+      # with the batch's biased moments. The raw op, because tf.nn's wrapper raises epsilon to
+      # 1.001e-5; its batch_variance output is Bessel-corrected, so the moving average is fed
+      # the biased variance, as below.
+      y, mean, variance = tf.raw_ops.FusedBatchNormV3(
+          x=x, scale=self.gamma, offset=self.beta, mean=tf.zeros_like(self.gamma),
+          variance=tf.ones_like(self.gamma), epsilon=self.epsilon, is_training=True)[:3]
+      count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+      variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
+      self._update_moving(slot, mean, variance)
+      return ops.cast(y, inputs.dtype)
     if training:
       mean, variance = self._batch_moments(x)
-      m = self.momentum
-      self.moving_means[slot].assign(self.moving_means[slot] * m + mean * (1.0 - m))
-      self.moving_variances[slot].assign(self.moving_variances[slot] * m + variance * (1.0 - m))
+      self._update_moving(slot, mean, variance)
     else:
       mean, variance = self.moving_means[slot], self.moving_variances[slot]
     y = (x - mean) * ops.rsqrt(variance + self.epsilon) * self.gamma + self.beta
     return ops.cast(y, inputs.dtype)
+
+  def _synchronizing(self):
+    if not self.synchronized:
+      return False
+    ctx = tf.distribute.get_replica_context()
+    return ctx is not None and ctx.num_replicas_in_sync > 1
+
+  def _update_moving(self, slot, mean, variance):
+    m = self.momentum
+    self.moving_means[slot].assign(self.moving_means[slot] * m + mean * (1.0 - m))
+    self.moving_variances[slot].assign(self.moving_variances[slot] * m + variance * (1.0 - m))
 
   def get_config(self):
     config = super().get_config()
