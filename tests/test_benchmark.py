@@ -8,7 +8,7 @@ from conftest import run_tool
 from unit_tf import run_dir
 from unit_tf import benchmark
 from unit_tf import tasks
-from unit_tf.config import LossConfig, TrainConfig
+from unit_tf.config import LossConfig, ModelConfig, TrainConfig
 
 
 def test_train_translate_and_pipeline_timings(tiny_config, mnist_arrays):
@@ -32,6 +32,22 @@ def test_bfloat16_step_keeps_float32_variables(tiny_config):
   assert all(v.dtype == "float32" for v in model.trainable_variables)
   assert model.encoder_a.private[0].conv.compute_dtype == "bfloat16"
   assert model.translate(tf_zeros()).dtype.name in ("bfloat16", "float32")
+
+
+def test_bfloat16_nips_step_runs():
+  """The NIPS step joins real float32 images and bfloat16 translations in one discriminator
+  call (a regression: that concatenation raised a dtype TypeError under mixed_bfloat16)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from unit_tf.nips.options import NipsOptions  # pylint: disable=g-import-not-at-top
+  config = ModelConfig(arch="nips", image_size=32, gen_filters=4, dis_filters=4, n_shared_enc=1,
+                       n_shared_gen=1, n_shared_dis=0)
+  train_config = TrainConfig(batch_size=1, mixed_precision="mixed_bfloat16")
+  steps, model = benchmark.time_train_steps(config, LossConfig(), train_config, (32, 32, 3),
+                                            (32, 32, 3), steps=1, warmup=1,
+                                            options=NipsOptions(num_scales=2))
+  assert steps["median_s"] > 0
+  assert all(v.dtype == "float32" for v in model.trainable_variables)
+  assert all(np.isfinite(v.numpy()).all() for v in model.trainable_variables)
 
 
 def tf_zeros():

@@ -95,7 +95,10 @@ class NipsUNIT(UNIT):
 
   @staticmethod
   def _concat(first, second):
-    return tf.nest.map_structure(lambda x, y: tf.concat([x, y], 0), first, second)
+    # Under mixed precision real images arrive in float32 and translations in the compute dtype:
+    # joined in the first's dtype (the network casts its input to the compute dtype anyway).
+    return tf.nest.map_structure(lambda x, y: tf.concat([x, tf.cast(y, x.dtype)], 0), first,
+                                 second)
 
   @staticmethod
   def _split(joined, n):
