@@ -158,9 +158,10 @@ def test_validation_names_the_field():
 # Each case must be well conditioned: its numbers may differ between kernel libraries (oneDNN,
 # Eigen) and CPUs only by rounding. The toy case runs at batch 4: at batch 2 its discriminator's
 # batch norm over two examples amplified rounding ~100x (D_a's logit 2.7e-3 apart between oneDNN
-# and Eigen on one AVX2 EPYC, for inputs 3.5e-5 apart), and gan_a missed the fixture by 3e-4 on
-# another CPU. Its fixture entry was re-recorded at batch 4 from eea87b0 (git worktree, the same
-# script; 2026-12-02, AMD EPYC AVX2), where oneDNN and Eigen agree to 5e-7 in both layouts.
+# and Eigen on a Zen 4 EPYC, for inputs 3.5e-5 apart), and gan_a missed the fixture by 3e-4 on
+# CI's CPU. Its fixture entry was re-recorded at batch 4 from eea87b0 (git worktree, the same
+# script; 2026-12-02, 2-core AMD EPYC Zen 4), where oneDNN and Eigen agree to 5e-7 in both
+# layouts.
 _CASES = {
     "toy": (ModelConfig(gen_filters=8, dis_filters=8), LossConfig(), TrainConfig(batch_size=4),
             None, False),

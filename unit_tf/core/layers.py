@@ -94,15 +94,14 @@ class DomainBatchNorm(keras.layers.Layer):
           x=x, scale=self.gamma, offset=self.beta, mean=tf.zeros_like(self.gamma),
           variance=tf.ones_like(self.gamma), epsilon=self.epsilon, is_training=True)[:3]
       count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
-      variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
-      self._update_moving(slot, mean, variance)
-      return ops.cast(y, inputs.dtype)
-    if training:
-      mean, variance = self._batch_moments(x)
-      self._update_moving(slot, mean, variance)
+      self._update_moving(slot, mean, variance * (count - 1.0) / tf.maximum(count, 1.0))
     else:
-      mean, variance = self.moving_means[slot], self.moving_variances[slot]
-    y = (x - mean) * ops.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+      if training:
+        mean, variance = self._batch_moments(x)
+        self._update_moving(slot, mean, variance)
+      else:
+        mean, variance = self.moving_means[slot], self.moving_variances[slot]
+      y = (x - mean) * ops.rsqrt(variance + self.epsilon) * self.gamma + self.beta
     return ops.cast(y, inputs.dtype)
 
   def _synchronizing(self):
