@@ -109,6 +109,36 @@ def test_instance_norm_is_pytorch_instance_norm():
   np.testing.assert_allclose(norm(x).numpy(), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("policy, dtype, atol", [("float32", "float32", 2e-5),
+                                                 ("mixed_bfloat16", "bfloat16", 0.05)])
+def test_fused_instance_norm_of_one_image_is_group_norm(policy, dtype, atol):
+  """At batch 1 InstanceNormalization runs FusedBatchNormV3: the same values and input gradients
+  as GroupNormalization's own call (to float32 rounding; bfloat16 outputs to a few of its ulps at
+  |y| < 4)."""
+  rng = np.random.default_rng(1)
+  x = tf.cast(rng.normal(2.0, 3.0, size=(1, 6, 5, 4)).astype(np.float32), dtype)
+  upstream = tf.constant(rng.normal(size=(1, 6, 5, 4)).astype(np.float32))
+  fused = nips_networks.InstanceNormalization(groups=-1, epsilon=1e-5, center=False,
+                                              scale=False, dtype=policy)
+  plain = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False,
+                                          dtype=policy)
+  results = []
+  for layer in (fused, plain):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = layer(x)
+      loss = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+    assert y.dtype == x.dtype
+    results.append((tf.cast(y, tf.float32).numpy(), tf.cast(tape.gradient(loss, x),
+                                                             tf.float32).numpy()))
+  assert any("FusedBatchNorm" in op.type
+             for op in tf.function(fused).get_concrete_function(x).graph.get_operations())
+  (y_fused, g_fused), (y_plain, g_plain) = results
+  np.testing.assert_allclose(y_fused, y_plain, atol=atol)
+  np.testing.assert_allclose(g_fused, g_plain, atol=atol * np.abs(g_plain).max())
+  assert np.abs(y_plain).max() > 1.0  # a normalized output, not zeros
+
+
 def test_release_layer_norm_divides_by_unbiased_std_plus_epsilon():
   layer = nips_networks.ReleaseLayerNorm()
   x = tf.reshape(tf.constant([1.0, 2.0, 3.0, 6.0]), [1, 2, 1, 2])
