@@ -1,8 +1,8 @@
 """Adam as one fused kernel per variable.
 
 Keras' Adam updates each variable with about ten elementwise ops (two moment updates, a square
-root, a division, three assignments), each a pass over the variable's memory; for the NIPS
-networks without sharing (38.8 M float32 parameters, 155 MB; `tests/test_nips.py` pins the
+root, a division, three assignments), each a pass over the variable's memory; for the largest
+preset's networks without sharing (38.8 M float32 parameters, 155 MB; its test pins the
 counts) that is about ten passes over 155 MB, plus the moments, per update on a CPU.
 TensorFlow's `ResourceApplyAdam` does the same update in one pass:
 
