@@ -69,10 +69,15 @@ class _RunTranslator:
     self.out_channels = channels_b if direction == "a2b" else channels_a
     self.description = f"{model_dir} step {self.step}"
     self._fixed_size, self._multiple = self.model.fixed_size, self.model.image_multiple
-    self._fn = tf.function(  # float32 out whatever the compute precision
-        lambda images: tf.cast(self.model.translate(images, direction, sample=sample),
-                               tf.float32),
-        input_signature=[tf.TensorSpec([1, None, None, self.in_channels], tf.float32)])
+    from unit_tf.core import frozen  # pylint: disable=g-import-not-at-top
+    translate = lambda images: tf.cast(  # float32 out whatever the compute precision
+        self.model.translate(images, direction, sample=sample), tf.float32)
+    signature = [tf.TensorSpec([1, None, None, self.in_channels], tf.float32)]
+    # Without sampling the translator is a pure function of the weights: frozen, oneDNN re-blocks
+    # each kernel once instead of on every image (unit_tf/core/frozen.py). Sampling updates the
+    # noise generator's state, so that translator keeps its variables.
+    self._fn = (tf.function(translate, input_signature=signature) if sample
+                else frozen.freeze(translate, signature))
 
   def size_problem(self, height, width):
     """Why the network cannot take a height x width image, or None."""

@@ -15,6 +15,7 @@ import tensorflow as tf
 from unit_tf import distribute
 from unit_tf import run_dir
 from unit_tf import training
+from unit_tf.core import frozen
 
 
 def summarize(seconds, images_per_call, cpu_seconds=None):
@@ -80,9 +81,11 @@ def time_train_steps(model_config, loss_config, train_config, shape_a, shape_b, 
 
 
 def time_translation(model, shape, batch_size, calls=10, warmup=2, direction="a2b"):
-  """Seconds per call of the compiled translator on a [batch, *shape] batch."""
+  """Seconds per call on a [batch, *shape] batch of the translator tools/translate.py runs: the
+  compiled function with the weights frozen into it (`core.frozen`)."""
   images = tf.random.uniform((batch_size,) + tuple(shape), -1.0, 1.0, seed=3)
-  fn = tf.function(lambda x: model.translate(x, direction))
+  fn = frozen.freeze(lambda x: model.translate(x, direction),
+                     [tf.TensorSpec(images.shape, tf.float32)])
   wall, cpu = _timed(lambda: fn(images).numpy(), calls, warmup)
   return summarize(wall, batch_size, cpu)
 
