@@ -208,3 +208,42 @@ def test_the_tools_choose_eigen_for_nips_on_x86_without_avx512(tmp_path, monkeyp
   assert runtime_env.requested_arch([f"--model_dir={run}", "--input=x.png"]) == "nips"
   assert runtime_env.requested_arch([f"--model_dir={tmp_path / 'absent'}"]) is None
   assert runtime_env.requested_arch([f"--flagfile={tmp_path / 'absent.flags'}"]) is None
+
+
+def test_a_child_tool_chooses_its_own_kernels(tmp_path, monkeypatch):
+  """compare_release.py and sweep.py run other tools: the TF_ENABLE_ONEDNN_OPTS value a parent
+  tool chose is not the user's, so the child (here --arch=nips under a --arch=toy parent) chooses
+  for its own architecture; a value the user set is kept by both."""
+  import os  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from conftest import REPO  # pylint: disable=g-import-not-at-top
+  tools = os.path.join(REPO, "tools")
+  monkeypatch.syspath_prepend(tools)
+  monkeypatch.setenv(hardware.ONEDNN_ENV, os.environ.get(hardware.ONEDNN_ENV, "1"))
+  import runtime_env  # pylint: disable=g-import-not-at-top
+  assert runtime_env.user_setting({hardware.ONEDNN_ENV: "1", runtime_env.CHOSEN_ENV: "1"}) is None
+  assert runtime_env.user_setting({hardware.ONEDNN_ENV: "0", runtime_env.CHOSEN_ENV: "1"}) == "0"
+  assert runtime_env.user_setting({hardware.ONEDNN_ENV: "0"}) == "0"
+  assert runtime_env.user_setting({}) is None
+
+  child = ("import runtime_env, os; "
+           "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], runtime_env.onednn_origin())")
+  parent = tmp_path / "parent.py"
+  parent.write_text(
+      "import subprocess, sys\n"
+      "sys.argv = ['parent', '--arch=toy']\n"
+      "import runtime_env\n"
+      f"print(subprocess.run([sys.executable, '-c', {child!r}, '--arch=nips'],\n"
+      "                     capture_output=True, text=True, check=True).stdout.strip())\n")
+  env = {k: v for k, v in os.environ.items()
+         if k not in (hardware.ONEDNN_ENV, runtime_env.CHOSEN_ENV)}
+  env["PYTHONPATH"] = os.pathsep.join([tools, REPO])
+  out = subprocess.run([sys.executable, str(parent)], env=env, capture_output=True, text=True,
+                       check=True).stdout.strip()
+  expected = runtime_env.default_onednn(["--arch=nips"])[0]
+  assert out.startswith(f"{expected} set by unit_tf's tools"), out
+  env[hardware.ONEDNN_ENV] = "0"  # the user's own setting reaches the child unchanged
+  out = subprocess.run([sys.executable, str(parent)], env=env, capture_output=True, text=True,
+                       check=True).stdout.strip()
+  assert out == "0 from the environment", out

@@ -9,8 +9,10 @@ The architecture is read from the command line before TensorFlow loads: the last
 arguments and the --flagfile files they name, else the run's config.json under --model_dir,
 else the tool's DEFAULT_ARCH (a module constant of its __main__, set before it imports this
 module; deploy_latency.py has one), else none. A setting in the user's environment wins
-(`TF_ENABLE_ONEDNN_OPTS=0 python tools/train.py ...`). What was measured where: README,
-"Speed on CPUs".
+(`TF_ENABLE_ONEDNN_OPTS=0 python tools/train.py ...`); a value a parent tool chose (marked in
+UNIT_TF_ONEDNN_CHOSEN, e.g. compare_release.py or sweep.py running benchmark.py or train.py) is
+not the user's, so each child tool chooses again for its own architecture. What was measured
+where: README, "Speed on CPUs".
 """
 
 import os
@@ -29,7 +31,20 @@ ONEDNN_DEFAULT = "1"
 # digits_lenet 1.93 s against 1.10 s (one round); Table 10 (paper_natural) at 256 15.95 /
 # 14.63 s against 15.39 / 12.13 s.
 EIGEN_WITHOUT_AVX512 = ("nips",)
-USER_ONEDNN = os.environ.get(ONEDNN_ENV)  # the user's setting, None if unset
+# The value this module chose in a parent tool's process: children inherit the environment, and a
+# value that equals the marker was not set by the user.
+CHOSEN_ENV = "UNIT_TF_ONEDNN_CHOSEN"
+
+
+def user_setting(environ):
+  """The user's TF_ENABLE_ONEDNN_OPTS in `environ`, None if unset or chosen by a parent tool."""
+  value = environ.get(ONEDNN_ENV)
+  if value is not None and value == environ.get(CHOSEN_ENV):
+    return None
+  return value
+
+
+USER_ONEDNN = user_setting(os.environ)
 
 
 def requested_arch(argv, default=None):
@@ -74,8 +89,9 @@ def default_onednn(argv, cpu=None, default_arch=None):
 if USER_ONEDNN is None:
   _ONEDNN_VALUE, _ONEDNN_WHY = default_onednn(
       sys.argv[1:], default_arch=getattr(sys.modules.get("__main__"), "DEFAULT_ARCH", None))
-  os.environ[ONEDNN_ENV] = _ONEDNN_VALUE
+  os.environ[ONEDNN_ENV] = os.environ[CHOSEN_ENV] = _ONEDNN_VALUE
 else:
+  os.environ.pop(CHOSEN_ENV, None)  # the user's value: children keep it too
   _ONEDNN_WHY = ""
 
 
