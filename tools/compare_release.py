@@ -112,7 +112,9 @@ def main(argv):
         result[name] = _run(command, output)
       rounds[size].append(result)
   rows = [row for size in image_sizes for row in benchmark.release_comparison(rounds[size])]
-  machine = runtime_env.description()
+  # the machine as our timed runs saw it (each chose its own kernels: runtime_env), not this
+  # process's
+  machine = rounds[image_sizes[0]][0]["ours"]["machine"]
   release_machine = rounds[image_sizes[0]][0]["release"]["machine"]
   text = (f"machine: {hardware.summary_line(machine)}; oneDNN setting "
           f"{machine['onednn_setting']}\nrelease: torch {release_machine['torch']}, "

@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from unit_tf.core import convolution
 from unit_tf.core import layers as unit_layers
 from unit_tf.core import nets as unit_networks
 from unit_tf.nips.options import NipsOptions
@@ -145,7 +146,7 @@ def _reflect(x, pad):
   return tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
 
 
-def upsample_conv5(x, kernel, bias):
+def upsample_conv5(x, kernel, bias, use_forward_gradients=None):
   """conv5x5_valid(reflect_pad_2(upsample_x2(x))) + bias, computed without the upsampled image.
 
   The direct form spends 25 multiply-adds per output on a 4x larger image in which every value
@@ -167,11 +168,12 @@ def upsample_conv5(x, kernel, bias):
   phases = tf.einsum("pak,qbl,klio->abipqo", taps, taps, kernel)
   phases = tf.reshape(phases, [3, 3, kernel.shape[2], 4 * filters])
   replicated = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-  out = tf.nn.depth_to_space(
-      tf.nn.conv2d(replicated, phases, 1, "VALID") + tf.tile(bias, [4]), 2)
+  out = tf.nn.depth_to_space(convolution.conv2d_valid(
+      replicated, phases, tf.tile(bias, [4]), use_forward_gradients=use_forward_gradients), 2)
 
   def direct(strip):
-    return tf.nn.conv2d(strip, kernel, 1, "VALID") + bias
+    return convolution.conv2d_valid(strip, kernel, bias,
+                                    use_forward_gradients=use_forward_gradients)
 
   rows = _reflect(_upsample(x[:, :3]), 2)
   top = direct(rows[:, :5])
@@ -222,12 +224,18 @@ class PadConvBlock(keras.layers.Layer):
     self.built = True
 
   def call(self, inputs, slot=0, training=None):
-    del slot, training  # no batch statistics
+    del slot  # no batch statistics
+    # In training, the convolutions take core.convolution's gradients where it chooses them
+    # (the same function; faster on TensorFlow's Eigen kernels); in inference TensorFlow's ops.
+    forward_gradients = None if training else False
     if self.upsample and self.kernel_size == 5 and self.strides == 1:
-      x = upsample_conv5(inputs, self.conv.kernel, self.conv.bias)
+      x = upsample_conv5(inputs, self.conv.kernel, self.conv.bias, forward_gradients)
     else:
       x = _upsample(inputs) if self.upsample else inputs
-      x = self.conv(_reflect(x, self.pad) if self.pad else x)
+      x = _reflect(x, self.pad) if self.pad else x
+      x = convolution.conv2d_valid(x, tf.cast(self.conv.kernel, x.dtype),
+                                   tf.cast(self.conv.bias, x.dtype), self.strides,
+                                   forward_gradients)
     if self.normalization is not None:
       x = self.normalization(x)
     if self.act is not None:

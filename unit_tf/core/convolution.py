@@ -1,0 +1,99 @@
+"""A "valid" 2-D convolution whose gradients run as forward convolutions.
+
+    y = conv_valid(x, W, stride s)                 y[n, p, o] = sum_{t, i} x[n, s p + t, i] W[t, i, o]
+    dL/dx = conv_valid(pad_{k-1}(dy), W')          W'[t, o, i] = W[k - 1 - t, i, o]  (s = 1)
+    dL/dW = conv_valid(x^T, dy^T)^T                x^T[i, h, w, n] = x[n, h, w, i],
+                                                   dy^T[h, w, n, o] = dy[n, h, w, o]
+
+(the filter gradient contracts over the batch and the output positions: a convolution of the
+input, its channels taken as the batch, with dy as the kernel, its batch taken as the channels).
+A stride-2 convolution with an even kernel on an even-sized input is the stride-1 convolution of
+`space_to_depth(x, 2)` with the kernel rearranged to (k/2, k/2, 4 i, o), so it gets the same
+gradients.
+
+Why: TensorFlow's Eigen kernels for `Conv2DBackpropInput` / `Conv2DBackpropFilter` are far slower
+than its forward convolution for some shapes. Measured 2026-12-04 on a 2-core AMD EPYC (Zen 3,
+AVX2 only, `TF_ENABLE_ONEDNN_OPTS=0`), the release network's last convolution (7x7, 64 -> 3) at
+128x128: 139 ms for the input gradient against 4.5 ms as a forward convolution, 229 ms for the
+filter gradient against 24 ms; a 3x3 256 -> 256 convolution at 64x64: 61 -> 41 ms and 85 -> 45
+ms (README, "Speed on CPUs"). The input gradient stays TensorFlow's where its forward form is
+slower (few input channels, thin outputs). The values are the same function (summation order
+aside: `tests/test_convolution.py` compares them with TensorFlow's gradients).
+
+`forward_gradients()` says whether to use it: with TensorFlow's Eigen kernels (oneDNN off), the
+case measured. Everything else keeps TensorFlow's own gradients.
+"""
+
+import functools
+
+import tensorflow as tf
+
+# The input gradient as a forward convolution only where that was faster on Eigen (measured shapes
+# in the module docstring): enough input channels and output positions.
+_MIN_CHANNELS_FOR_INPUT_GRADIENT = 16
+_MIN_SIZE_FOR_INPUT_GRADIENT = 16
+
+
+@functools.lru_cache(maxsize=None)
+def forward_gradients():
+  """True when TensorFlow runs its Eigen convolution kernels (oneDNN off)."""
+  from unit_tf import hardware  # pylint: disable=g-import-not-at-top
+  return hardware.onednn_enabled() is False
+
+
+def _filter_gradient(x, dy):
+  # [i, h, w, n] (*) [h', w', n, o] -> [i, k, k, o] -> [k, k, i, o]
+  out = tf.nn.conv2d(tf.transpose(x, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, "VALID")
+  return tf.transpose(out, [1, 2, 0, 3])
+
+
+def _input_gradient(x, kernel, dy):
+  rows, cols = kernel.shape[0], kernel.shape[1]
+  if (kernel.shape[2] >= _MIN_CHANNELS_FOR_INPUT_GRADIENT
+      and dy.shape[1] is not None and dy.shape[2] is not None
+      and min(dy.shape[1], dy.shape[2]) >= _MIN_SIZE_FOR_INPUT_GRADIENT):
+    flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
+    padded = tf.pad(dy, [[0, 0], [rows - 1, rows - 1], [cols - 1, cols - 1], [0, 0]])
+    return tf.nn.conv2d(padded, flipped, 1, "VALID")
+  return tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel, out_backprop=dy,
+                                        strides=[1, 1, 1, 1], padding="VALID")
+
+
+@tf.custom_gradient
+def _conv_stride1(x, kernel, bias):
+  # the bias inside, so that TensorFlow can still fuse convolution and bias into one kernel
+  y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, "VALID"), bias)
+
+  def grad(dy):
+    return (_input_gradient(x, kernel, dy), _filter_gradient(x, dy),
+            tf.reduce_sum(dy, axis=[0, 1, 2]))
+
+  return y, grad
+
+
+def _space_to_depth_kernel(kernel):
+  """(k, k, i, o) -> (k/2, k/2, 4 i, o) for the stride-1 convolution of space_to_depth(x, 2):
+  tap (2 a + r, 2 b + c) of channel i goes to tap (a, b) of channel (2 r + c) i + i."""
+  k, _, cin, cout = kernel.shape
+  kernel = tf.reshape(kernel, [k // 2, 2, k // 2, 2, cin, cout])
+  kernel = tf.transpose(kernel, [0, 2, 1, 3, 4, 5])
+  return tf.reshape(kernel, [k // 2, k // 2, 4 * cin, cout])
+
+
+def conv2d_valid(x, kernel, bias=None, strides=1, use_forward_gradients=None):
+  """tf.nn.conv2d(x, kernel, strides, "VALID") [+ bias] (NHWC, square strides 1 or 2), with the
+  gradients above when `use_forward_gradients` (default: `forward_gradients()`) and the shapes
+  allow; TensorFlow's own ops otherwise."""
+  if use_forward_gradients is None:
+    use_forward_gradients = forward_gradients()
+  k = kernel.shape[0]
+  height, width = x.shape[1], x.shape[2]
+  if use_forward_gradients and x.shape.rank == 4:
+    zero = tf.zeros([kernel.shape[-1]], x.dtype) if bias is None else bias
+    if strides == 1:
+      return _conv_stride1(x, kernel, zero)
+    if (strides == 2 and k == kernel.shape[1] and k % 2 == 0 and height is not None
+        and width is not None and height % 2 == 0 and width % 2 == 0):
+      return _conv_stride1(tf.nn.space_to_depth(x, 2), _space_to_depth_kernel(kernel), zero)
+  y = tf.nn.conv2d(x, kernel, strides, "VALID")
+  return y if bias is None else tf.nn.bias_add(y, bias)
