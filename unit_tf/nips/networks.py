@@ -11,7 +11,8 @@ dim 64, no sharing; `tests/test_nips.py` pins them):
   D (each of `num_scales` scales, the image average-pooled 3x3 stride 2 between scales)
             4 x [CONV-(64..512,K4,S2), LeakyReLU 0.2] (no norm), CONV-(1,K1,S1): a logit map
 
-Every convolution reflect-pads (kernel - 1) // 2 on each side and runs "valid", with a bias.
+Every convolution reflect-pads (kernel - 1) // 2 on each side and runs "valid", with a bias; in
+training its gradients are `core.convolution`'s (forward convolutions, on Eigen kernels).
 The decoder's "upsample, 5x5 convolution" runs in an equivalent polyphase form (`upsample_conv5`:
 9/25 of the multiply-adds, the same weights and outputs). IN is instance norm without affine
 parameters (`GroupNormalization(groups=-1)`, epsilon 1e-5 as PyTorch's InstanceNorm2d; at batch 1
