@@ -73,7 +73,8 @@ def _conv_stride1(x, kernel, bias):
 
 def _space_to_depth_kernel(kernel):
   """(k, k, i, o) -> (k/2, k/2, 4 i, o) for the stride-1 convolution of space_to_depth(x, 2):
-  tap (2 a + r, 2 b + c) of channel i goes to tap (a, b) of channel (2 r + c) i + i."""
+  tap (2 a + r, 2 b + c) of input channel i goes to tap (a, b) of channel (2 r + c) * i_count + i
+  (space_to_depth's channel order)."""
   k, _, cin, cout = kernel.shape
   kernel = tf.reshape(kernel, [k // 2, 2, k // 2, 2, cin, cout])
   kernel = tf.transpose(kernel, [0, 2, 1, 3, 4, 5])
