@@ -6,6 +6,7 @@ its checkpoint, same results), failed runs reported, usage errors before any run
 import contextlib
 import csv
 import glob
+import json
 import math
 import os
 import re
@@ -530,6 +531,50 @@ def test_usage_errors_before_any_run(tmp_path, tiny_data, extra, message):
   assert message in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not sweep_dir.exists()
+
+
+# Imports tools/sweep.py in a fresh interpreter (it imports no TensorFlow) with train.py's flag
+# query replaced by a failure, and plans each bad command line.
+_PLAN_WITHOUT_TRAIN_PY = textwrap.dedent("""
+    import importlib.util, json, sys
+    from unit_tf import sweep
+    def train_py_started(*args, **kwargs):
+      raise AssertionError("train.py was asked for its flags")
+    sweep.query_flags = train_py_started
+    spec = importlib.util.spec_from_file_location("sweep_tool", sys.argv[1])
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    found = []
+    for argv in json.loads(sys.argv[2]):
+      tool.FLAGS(["sweep.py", "--sweep_dir=unused", *argv], known_only=True)
+      try:
+        tool._plan([])
+        found.append("no error")
+      except (sweep.SweepError, AssertionError) as e:
+        found.append(str(e))
+      tool.FLAGS.unparse_flags()
+    print(json.dumps(found))
+""")
+
+
+def test_the_sweeps_own_mistakes_are_reported_before_train_py_starts():
+  """Mistakes in the grid, --paper or --plot_x need no train.py flag list (a TensorFlow start-up
+  of train.py): they are found first. A flag train.py lacks still needs it."""
+  cases = [(["--grid=lambda_kl=1,2", "--grid=lambda_gan,lambda_kl=1,1"],
+            "--lambda_kl is set twice"),
+           (["--grid=lambda_kl=1", "--paper=lambda_kl=1"], "--paper="),
+           (["--grid=lambda_kl=1", "--plot_x=lambda_gan"], "--plot_x=lambda_gan: not a swept flag"),
+           ([], "nothing to sweep"),
+           (["--grid=model_dir=a,b"], "cannot be swept"),
+           (["--grid=lambda_foo=1,2"], "train.py was asked for its flags")]
+  proc = subprocess.run([sys.executable, "-c", _PLAN_WITHOUT_TRAIN_PY,
+                         os.path.join(REPO, "tools", "sweep.py"),
+                         json.dumps([argv for argv, _ in cases])],
+                        capture_output=True, text=True, env=TOOL_ENV, timeout=600, check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  found = json.loads(proc.stdout.strip().splitlines()[-1])
+  for (argv, message), error in zip(cases, found):
+    assert message in error, (argv, error)
 
 
 @pytest.mark.slow  # whole sweeps of tiny train.py/evaluate.py runs: minutes on 2 cores

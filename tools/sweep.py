@@ -105,27 +105,33 @@ def _locked_by_another(sweep_dir):
 
 
 def _plan(base):
-  """(runs, {run name: effective train.py flags}), all checked before anything runs."""
+  """(grids, runs, {run name: effective train.py flags}, paper values), all checked before
+  anything runs. The sweep's own mistakes are found before train.py is asked for its flags (a
+  TensorFlow start-up), so they are reported at once."""
   groups = [sweep.parse_grid(g) for g in FLAGS.grid]
   seeds = sweep.parse_seeds(FLAGS.seeds)
+  paper = [sweep.parse_paper(p) for p in FLAGS.paper]
+  report_only_all = not groups and not seeds and FLAGS.report_only
+  if not report_only_all:
+    sweep.plan(groups, seeds)  # empty, repeated or reserved flags
+    swept = [n for g in groups for n in g.names]
+    if FLAGS.plot_x and groups and FLAGS.plot_x not in swept:
+      raise sweep.SweepError(f"--plot_x={FLAGS.plot_x}: not a swept flag ({', '.join(swept)})")
   known = sweep.query_flags(_train_command(), base)
   clash = [n for n in _OWN_FLAGS if n in known]
   if clash:
     raise sweep.SweepError(f"train.py defines the sweep's own flags {clash}")
   sweep.check_args(base, known)
-  if not groups and not seeds and FLAGS.report_only:
-    return groups, [], {}
+  if report_only_all:
+    return groups, [], {}, paper
   runs = sweep.plan(groups, seeds, set(known))
-  swept = [n for g in groups for n in g.names]
-  if FLAGS.plot_x and groups and FLAGS.plot_x not in swept:
-    raise sweep.SweepError(f"--plot_x={FLAGS.plot_x}: not a swept flag ({', '.join(swept)})")
   effective = {}
   for run in runs:
     try:
       effective[run.name] = sweep.effective_flags(known, run)
     except sweep.SweepError as e:
       raise sweep.SweepError(f"run {run.cell_name}: {e}") from None
-  return groups, runs, effective
+  return groups, runs, effective, paper
 
 
 def _jobs(base, runs, effective):
@@ -177,8 +183,7 @@ def _jobs(base, runs, effective):
 def main(argv):
   base = argv[1:]
   try:
-    groups, runs, effective = _plan(base)
-    paper = [sweep.parse_paper(p) for p in FLAGS.paper]
+    groups, runs, effective, paper = _plan(base)
   except sweep.SweepError as e:
     raise app.UsageError(str(e)) from None
   lock = None if FLAGS.report_only else _lock(FLAGS.sweep_dir)
