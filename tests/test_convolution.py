@@ -14,6 +14,8 @@ CASES = [  # (input shape, kernel shape, stride): the paths of conv2d_valid
     ((1, 5, 20, 16), (5, 5, 16, 8), 1),    # a thin strip: TensorFlow's input gradient
     ((2, 18, 18, 4), (4, 4, 4, 8), 2),     # stride 2 through space_to_depth
     ((1, 19, 19, 4), (4, 4, 4, 8), 2),     # odd size: TensorFlow's strided convolution
+    ((3, 20, 20, 16), (3, 3, 16, 4), 1),   # a batch of 3 stacked in the filter gradient
+    ((2, 21, 17, 5), (3, 3, 5, 4), 1),     # a batch of 2, a rectangular image
 ]
 
 
@@ -23,7 +25,7 @@ def test_forward_gradients_are_tensorflows(x_shape, k_shape, stride):
   x = tf.constant(rng.normal(size=x_shape), tf.float32)
   kernel = tf.constant(rng.normal(size=k_shape) * 0.1, tf.float32)
   bias = tf.constant(rng.normal(size=k_shape[-1:]), tf.float32)
-  weights = tf.constant(rng.normal(size=(1,) + tuple(
+  weights = tf.constant(rng.normal(size=x_shape[:1] + tuple(  # a dy for each example
       (s - k_shape[0]) // stride + 1 for s in x_shape[1:3]) + (k_shape[3],)), tf.float32)
 
   def value_and_grads(fn):
