@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import fcntl  # pylint: disable=g-import-not-at-top
+import shutil  # pylint: disable=g-import-not-at-top
 import subprocess  # pylint: disable=g-import-not-at-top
 import sys  # pylint: disable=g-import-not-at-top
 
@@ -68,6 +70,27 @@ def shared_path(*parts):
   path = os.path.join(SHARED, *parts)
   if not os.path.exists(path):
     pytest.skip(f"needs {path} (the offline data sets beside the repository); absent here")
+  return path
+
+
+def built_once(tmp_path_factory, name, build):
+  """The directory `build(path)` fills, built once per test session and shared by the
+  pytest-xdist workers: a module-scoped fixture alone is built in every worker that runs one of
+  its tests (and pytest-xdist's loadgroup, which would keep them on one worker, does not group
+  under pytest 9.2). The first worker to come builds it under a lock; the others wait and reuse
+  it. A failed build leaves no marker, so the next worker builds it again (and fails the same)."""
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    root = root.parent  # the session's directory, shared by its workers
+  path = os.path.join(str(root), name)
+  with open(path + ".lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not os.path.exists(os.path.join(path, ".built")):
+      shutil.rmtree(path, ignore_errors=True)
+      os.makedirs(path)
+      build(path)
+      with open(os.path.join(path, ".built"), "w"):
+        pass
   return path
 
 

@@ -23,7 +23,7 @@ from PIL import ImageOps
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, run_tool, tiny_mnist
+from conftest import REPO, built_once, run_tool, tiny_mnist
 import tfserving_json
 from unit_tf import run_dir
 from unit_tf import export
@@ -76,19 +76,30 @@ class Exported:
     return visualize.to_uint8(self.model.translate(x, direction, sample=True, seed=seed))
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-  root = tmp_path_factory.mktemp("export")
-  model_dir, export_dir = str(root / "run"), str(root / "models")
-  task = tasks.ToyTask(tiny_mnist())
+def _train_and_export(root):
+  """The run and its two exports (the tests only read them): latent mean with the CLI, sampled
+  with the library; their paths in paths.json."""
+  model_dir, export_dir = os.path.join(root, "run"), os.path.join(root, "models")
   config = ModelConfig(gen_filters=8, dis_filters=8)
-  training.train(model_dir, task, config, LossConfig(), TRAIN)
+  training.train(model_dir, tasks.ToyTask(tiny_mnist()), config, LossConfig(), TRAIN)
   proc = _tool("export.py", f"--model_dir={model_dir}", f"--export_dir={export_dir}")
   mean = proc.stdout.strip().splitlines()[-1]
   sampled, _ = export.export_run(model_dir, export_dir, sample=True)
+  with open(os.path.join(root, "paths.json"), "w") as f:
+    json.dump({"mean": mean, "sampled": sampled}, f)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  root = built_once(tmp_path_factory, "export", _train_and_export)
+  model_dir, export_dir = os.path.join(root, "run"), os.path.join(root, "models")
+  with open(os.path.join(root, "paths.json")) as f:
+    paths = json.load(f)
   model, _, _ = run_dir.restore_model(model_dir, (32, 32, 3), (32, 32, 3))
+  task = tasks.ToyTask(tiny_mnist())
   images_a, images_b = (visualize.to_uint8(x) for x in task.visualization_batch(5))
-  return Exported(model, mean, sampled, export_dir, images_a, images_b, model_dir)
+  return Exported(model, paths["mean"], paths["sampled"], export_dir, images_a, images_b,
+                  model_dir)
 
 
 def test_versions_follow_the_checkpoint_step_then_the_next_free_number(exported):
@@ -152,18 +163,25 @@ _LOADER = textwrap.dedent("""
 def fresh_process(exported, tmp_path_factory):
   """Runs _LOADER once; returns (its outputs as a dict of arrays, its info dict, the PNG and JPEG
   inputs)."""
-  root = tmp_path_factory.mktemp("fresh")
   png = [_png(x) for x in exported.images_a]
   jpeg = [_jpeg(x) for x in exported.images_a]
-  inputs, outputs = str(root / "inputs.npz"), str(root / "outputs.npz")
-  np.savez(inputs, a=exported.images_a, b=exported.images_b,
-           png=np.array(png, dtype=object), jpeg=np.array(jpeg, dtype=object))
-  proc = subprocess.run([sys.executable, "-c", _LOADER, inputs, exported.mean, exported.sampled,
-                         outputs], capture_output=True, text=True, cwd=str(root), env=ENV,
-                        timeout=1800, check=False)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  info = json.loads(proc.stdout.strip().splitlines()[-1])
-  with np.load(outputs, allow_pickle=True) as data:
+
+  def load_and_call(root):
+    inputs = os.path.join(root, "inputs.npz")
+    np.savez(inputs, a=exported.images_a, b=exported.images_b,
+             png=np.array(png, dtype=object), jpeg=np.array(jpeg, dtype=object))
+    proc = subprocess.run([sys.executable, "-c", _LOADER, inputs, exported.mean,
+                           exported.sampled, os.path.join(root, "outputs.npz")],
+                          capture_output=True, text=True, cwd=root, env=ENV, timeout=1800,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(os.path.join(root, "info.json"), "w") as f:
+      f.write(proc.stdout.strip().splitlines()[-1])
+
+  root = built_once(tmp_path_factory, "export_fresh_process", load_and_call)
+  with open(os.path.join(root, "info.json")) as f:
+    info = json.load(f)
+  with np.load(os.path.join(root, "outputs.npz"), allow_pickle=True) as data:
     return {k: data[k] for k in data.files}, info, png, jpeg
 
 

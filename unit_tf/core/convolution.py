@@ -2,11 +2,12 @@
 
     y = conv_valid(x, W, stride s)                 y[n, p, o] = sum_{t, i} x[n, s p + t, i] W[t, i, o]
     dL/dx = conv_valid(pad_{k-1}(dy), W')          W'[t, o, i] = W[k - 1 - t, i, o]  (s = 1)
-    dL/dW = conv_valid(x^T, dy^T)^T                x^T[i, h, w, n] = x[n, h, w, i],
-                                                   dy^T[h, w, n, o] = dy[n, h, w, o]
+    dL/dW = conv_valid(x^T, dy^T)^T                x^T[i, (n, h), w, 0] = x[n, h, w, i],
+                                                   dy^T[(n, h), w, 0, o] = dy[n, h, w, o]
 
 (the filter gradient contracts over the batch and the output positions: a convolution of the
-input, its channels taken as the batch, with dy as the kernel, its batch taken as the channels).
+input, its channels taken as the batch and its examples stacked along the height, with dy as the
+kernel, stacked the same way with k - 1 zero rows after each example, `_filter_gradient`).
 A stride-2 convolution with an even kernel on an even-sized input is the stride-1 convolution of
 `space_to_depth(x, 2)` with the kernel rearranged to (k/2, k/2, 4 i, o), so it gets the same
 gradients.
