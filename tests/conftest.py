@@ -89,8 +89,8 @@ def built_once(tmp_path_factory, name, build):
       shutil.rmtree(path, ignore_errors=True)
       os.makedirs(path)
       build(path)
-      with open(os.path.join(path, ".built"), "w"):
-        pass
+      with open(os.path.join(path, ".built"), "w") as marker:
+        marker.write(f"built by pid {os.getpid()}\n")
   return path
 
 

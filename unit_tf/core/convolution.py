@@ -18,9 +18,10 @@ AVX2 only, `TF_ENABLE_ONEDNN_OPTS=0`), the release network's last convolution (7
 128x128: 139 ms for the input gradient against 4.5 ms as a forward convolution, 229 ms for the
 filter gradient against 24 ms; a 3x3 256 -> 256 convolution at 64x64: 61 -> 41 ms and 85 -> 45
 ms (README, "Speed on CPUs"); the batch stacking and the one-reversal flip below made the whole
-NIPS step at 128 another 1.05x faster (in-process A/B, same CPU). The input gradient stays TensorFlow's where its forward form is
-slower (few input channels, thin outputs). The values are the same function (summation order
-aside: `tests/test_convolution.py` compares them with TensorFlow's gradients).
+NIPS step at 128 another 1.05x faster (in-process A/B, same CPU). The input gradient stays
+TensorFlow's where its forward form is slower (few input channels, thin outputs). The values
+are the same function (summation order aside: `tests/test_convolution.py` compares them with
+TensorFlow's gradients).
 
 `forward_gradients()` says whether to use it: with TensorFlow's Eigen kernels (oneDNN off), the
 case measured. Everything else keeps TensorFlow's own gradients.
@@ -53,8 +54,12 @@ def _filter_gradient(x, dy, rows):
   n, height, width, channels = shape[0], shape[1], shape[2], shape[3]
   x_t = tf.reshape(tf.transpose(tf.reshape(x, [-1, channels])), [channels, n * height, width, 1])
   dy_shape = tf.shape(dy)
-  gapped = tf.pad(dy, [[0, 0], [0, rows - 1], [0, 0], [0, 0]])
-  gapped = tf.reshape(gapped, [n * height, dy_shape[2], 1, dy_shape[3]])[:n * height - (rows - 1)]
+  if x.shape[0] == 1:  # one example (the NIPS step's batch): no gap, no copy
+    gapped = tf.reshape(dy, [dy_shape[1], dy_shape[2], 1, dy_shape[3]])
+  else:
+    gapped = tf.pad(dy, [[0, 0], [0, rows - 1], [0, 0], [0, 0]])
+    gapped = tf.reshape(gapped, [n * height, dy_shape[2], 1, dy_shape[3]])
+    gapped = gapped[:n * height - (rows - 1)]
   # [i, n h, w, 1] (*) [n h - rows + 1, w', 1, o] -> [i, rows, k, o] -> [rows, k, i, o]
   return tf.transpose(tf.nn.conv2d(x_t, gapped, 1, "VALID"), [1, 2, 0, 3])
 
